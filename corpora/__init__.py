@@ -1,0 +1,56 @@
+"""Sources -> documents. No Ray here: each reader is a plain generator over one input.
+
+Reader contract (one module per source kind, registered in READER_MODULES):
+
+    class Options(pydantic.BaseModel)        # model_config = ConfigDict(extra="forbid", frozen=True)
+        ...                                   # the kind's options, all with sensible defaults
+
+    def iter_documents(path: str, *, source: str, file_key: str,
+                       options: Options, skips: SkipCounter) -> Iterator[dict]
+
+`path` is a local path or fsspec URL of one input (a file; for `code`, also a directory tree).
+`file_key` is the stable, mount-independent name of that input used in document ids
+(`make_doc_id(source, file_key, record_key)`). Each yielded dict has `id`, `text`, and `url` or
+`path`, plus `meta` (a JSON-able dict). Records that are not documents are counted in `skips` by a
+stable reason code and never silently dropped; a broken tail of a file (clipped record, truncated
+compression stream) is counted as `error:<kind>` after every complete record has been yielded.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from corpora.schema import DOCUMENT_SCHEMA, SkipCounter, batched_tables, documents_to_table, make_doc_id
+
+READER_MODULES = {
+    "commoncrawl": "corpora.commoncrawl",
+    "wikipedia": "corpora.wikipedia",
+    "code": "corpora.code",
+    "books": "corpora.books",
+    "jsonl": "corpora.records",
+    "parquet": "corpora.records",
+}
+
+SOURCE_KINDS = tuple(READER_MODULES)
+
+
+def reader_for(kind: str) -> ModuleType:
+    """The reader module for a source kind (imported lazily: each pulls in its own parser)."""
+    try:
+        return importlib.import_module(READER_MODULES[kind])
+    except KeyError:
+        raise ValueError(
+            f"unknown source kind {kind!r}; choose one of {', '.join(SOURCE_KINDS)}"
+        ) from None
+
+
+__all__ = [
+    "DOCUMENT_SCHEMA",
+    "READER_MODULES",
+    "SOURCE_KINDS",
+    "SkipCounter",
+    "batched_tables",
+    "documents_to_table",
+    "make_doc_id",
+    "reader_for",
+]
