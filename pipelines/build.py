@@ -1,0 +1,140 @@
+"""`corpusmill build`: run a recipe's stages in order on the runner, resumably.
+
+extract -> [annotate -> filter] -> [dedup: later] -> [tokenize -> mix/shards]
+Each stage reads the parts of the stage before it, so a new stage slots in by naming its input stage.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.recipe import ResolvedRecipe
+from pipelines.rundir import RunDir
+from pipelines.runner import Runner, StageResult, TaskSpec, fingerprint_of
+from pipelines.stages.extract import extract_task
+
+
+@dataclass
+class BuildResult:
+    run_dir: str
+    stages: list[StageResult]
+
+    @property
+    def num_executed(self) -> int:
+        return sum(s.num_executed for s in self.stages)
+
+
+def _git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def _versions() -> dict[str, str]:
+    names = ["corpusmill", "ray", "pyarrow", "fastwarc", "resiliparse", "mwparserfromhell",
+             "tokenizers", "torch", "trafilatura", "fasttext-numpy2-wheel"]
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def extract_tasks(resolved: ResolvedRecipe) -> list[TaskSpec]:
+    batch_size = resolved.recipe.runner.batch_size
+    tasks = []
+    for source in resolved.recipe.sources:
+        options = resolved.reader_options[source.name].model_dump(mode="json")
+        for index, input_file in enumerate(resolved.inputs[source.name]):
+            task_id = f"{source.name}.{index:05d}"
+            tasks.append(TaskSpec(task_id, {
+                "task_id": task_id, "source": source.name, "kind": source.kind,
+                "path": input_file.path, "file_key": input_file.file_key,
+                "size_bytes": input_file.size_bytes, "options": options, "batch_size": batch_size,
+            }))
+    return tasks
+
+
+def merge_stats(stats: list[dict]) -> dict:
+    """Sum per-task stats into per-source totals (numbers add; reasons add by code)."""
+    per_source: dict[str, Counter] = {}
+    reasons: dict[str, Counter] = {}
+    for item in stats:
+        source = item.get("source", "_all")
+        totals = per_source.setdefault(source, Counter())
+        totals["num_tasks"] += 1
+        for key, value in item.items():
+            if key.startswith("num_") and isinstance(value, (int, float)):
+                totals[key] += value
+        totals["seconds"] += item.get("seconds", 0.0)
+        reasons.setdefault(source, Counter()).update(item.get("reasons", {}))
+    return {
+        source: {**{k: (round(v, 3) if isinstance(v, float) else v) for k, v in sorted(totals.items())},
+                 "reasons": dict(sorted(reasons[source].items()))}
+        for source, totals in sorted(per_source.items())
+    }
+
+
+def build(resolved: ResolvedRecipe, *, address: str | None = None,
+          console: Console | None = None, show_progress: bool = True) -> BuildResult:
+    console = console or Console(stderr=True)
+    run = RunDir(resolved.run_dir)
+    run.write_bytes("recipe.resolved.yaml", resolved.to_yaml().encode())
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    runner_config = resolved.recipe.runner
+    results: list[StageResult] = []
+    with Runner(address=address, num_cpus=runner_config.num_cpus,
+                max_retries=runner_config.max_retries, console=console,
+                show_progress=show_progress) as runner:
+        tasks = extract_tasks(resolved)
+        results.append(runner.run_stage(run.url, "extract", tasks, extract_task,
+                                        fingerprint_of("extract", [t.payload for t in tasks])))
+        for stage in later_stages(resolved):
+            results.append(stage(resolved, runner, run, results))
+    summary = {r.stage: merge_stats(r.stats) for r in results}
+    for stage, merged in summary.items():
+        run.write_json(f"_stats/{stage}.json", merged)
+    run.write_json("run.json", {
+        "corpusmill": _versions().get("corpusmill"),
+        "versions": _versions(),
+        "git_sha": _git_sha(),
+        "argv": sys.argv,
+        "started": started,
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "stages": {r.stage: {"tasks_executed": r.num_executed, "tasks_skipped": r.num_skipped,
+                             "seconds": round(r.seconds, 3)} for r in results},
+    })
+    print_summary(console, results, summary)
+    return BuildResult(run.url, results)
+
+
+def later_stages(resolved: ResolvedRecipe) -> list:
+    """Stages after extract, in order, each `fn(resolved, runner, run, results) -> StageResult`."""
+    return []
+
+
+def print_summary(console: Console, results: list[StageResult], summary: dict) -> None:
+    table = Table(title="corpusmill build", show_lines=False)
+    for column in ("stage", "source", "tasks run/skipped", "docs out", "top reasons"):
+        table.add_column(column)
+    for result in results:
+        for source, totals in summary[result.stage].items():
+            top = sorted(totals["reasons"].items(), key=lambda kv: -kv[1])[:3]
+            table.add_row(result.stage, source, f"{result.num_executed}/{result.num_skipped}",
+                          f"{totals.get('num_docs_out', 0):,}",
+                          ", ".join(f"{k}={v}" for k, v in top))
+    console.print(table)

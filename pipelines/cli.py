@@ -1,0 +1,125 @@
+"""The `corpusmill` command line. Subcommands import their heavy modules lazily."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pipelines.recipe import load_recipe
+
+    resolved = load_recipe(args.recipe, run_dir=args.run)
+    console = Console()
+    console.print(f"[green]ok[/green] {args.recipe}: run directory {resolved.run_dir}")
+    for source in resolved.recipe.sources:
+        files = resolved.inputs[source.name]
+        size = sum(f.size_bytes for f in files)
+        console.print(f"  {source.name:<12} {source.kind:<12} {len(files):>6} inputs  {size / 1e6:10.1f} MB")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from pipelines.build import build
+    from pipelines.recipe import load_recipe
+
+    resolved = load_recipe(args.recipe, run_dir=args.run)
+    result = build(resolved, address=args.address, show_progress=not args.no_progress)
+    Console(stderr=True).print(
+        f"run directory: {result.run_dir} ({result.num_executed} tasks executed)"
+    )
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from pipelines.inspect import inspect_run
+
+    print(inspect_run(args.run, stage=args.stage, reason=args.reason, kept=args.kept, n=args.n,
+                      seed=args.seed))
+    return 0
+
+
+def _tokenizer_train(args: argparse.Namespace) -> int:
+    from pipelines.tokenizer_stage import train_tokenizer_from_recipe
+
+    path = train_tokenizer_from_recipe(args.recipe, out=args.out, run_dir=args.run)
+    Console(stderr=True).print(f"tokenizer written to {path}")
+    return 0
+
+
+def _export_megatron(args: argparse.Namespace) -> int:
+    from tokenization.megatron import export_megatron
+
+    export_megatron(args.run, args.out, split=args.split)
+    Console(stderr=True).print(f"wrote {args.out}.bin and {args.out}.idx")
+    return 0
+
+
+def _train(args: argparse.Namespace, rest: list[str]) -> int:
+    from train.cli import main as train_main
+
+    return train_main(rest)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="corpusmill", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a recipe without doing any work")
+    p.add_argument("recipe")
+    p.add_argument("--run", help="override the recipe's run_dir")
+    p.set_defaults(fn=_validate)
+
+    p = sub.add_parser("build", help="run a recipe (resumes an interrupted run)")
+    p.add_argument("recipe")
+    p.add_argument("--run", help="override the recipe's run_dir")
+    p.add_argument("--address", help="join a Ray cluster ('auto' or ray://host:port); default: embedded")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+    p.set_defaults(fn=_build)
+
+    p = sub.add_parser("inspect", help="print sampled removed or kept documents with their scores")
+    p.add_argument("run")
+    p.add_argument("--stage", default="filter")
+    p.add_argument("--reason", help="a drop reason code (omit to list them)")
+    p.add_argument("--kept", action="store_true", help="show kept documents instead")
+    p.add_argument("-n", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=_inspect)
+
+    p = sub.add_parser("tokenizer", help="tokenizer tools")
+    tsub = p.add_subparsers(dest="tokenizer_command", required=True)
+    t = tsub.add_parser("train", help="train a tokenizer on a seeded sample of a recipe's sources")
+    t.add_argument("recipe")
+    t.add_argument("--run", help="override the recipe's run_dir")
+    t.add_argument("--out", help="where to write tokenizer.json (default: RUN/tokenizer/tokenizer.json)")
+    t.set_defaults(fn=_tokenizer_train)
+
+    p = sub.add_parser("export", help="export shards to other formats")
+    esub = p.add_subparsers(dest="export_command", required=True)
+    e = esub.add_parser("megatron", help="Megatron-LM .bin/.idx (indexed_dataset format)")
+    e.add_argument("run", help="run directory (or shards directory / manifest.json)")
+    e.add_argument("out", help="output prefix: writes OUT.bin and OUT.idx")
+    e.add_argument("--split", default="train")
+    e.set_defaults(fn=_export_megatron)
+
+    p = sub.add_parser("train", help="train a model on a run's shards (see `corpusmill train --help`)",
+                       add_help=False)
+    p.set_defaults(fn=None)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:
+        return _train(argparse.Namespace(), argv[1:])
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (ValueError, FileNotFoundError) as error:
+        Console(stderr=True).print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

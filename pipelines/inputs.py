@@ -1,0 +1,104 @@
+"""Expand a source's `paths` (files, directories, globs, fsspec URLs) into a stable task list.
+
+The list depends on the inputs alone (sorted, deduplicated), so every run of the same recipe over
+the same files gets the same tasks: that is what makes resume and byte-identical reruns possible.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import fsspec
+from fsspec.core import url_to_fs
+from fsspec.utils import infer_storage_options
+
+# Which files a directory contributes, per source kind. A glob or an explicit file is taken as is.
+SUFFIXES_BY_KIND: dict[str, tuple[str, ...]] = {
+    "commoncrawl": (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz"),
+    "wikipedia": (".xml", ".xml.bz2", ".xml.xz", ".xml.gz", ".bz2", ".xz"),
+    "books": (".txt",),
+    "code": (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".jsonl", ".jsonl.gz"),
+    "jsonl": (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst", ".jsonl.bz2",
+              ".jsonl.xz"),
+    "parquet": (".parquet",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """One unit of extract work: an input file (or, for `code`, a directory tree)."""
+
+    path: str  # absolute local path or full fsspec URL
+    file_key: str  # stable, mount-independent name used in document ids
+    size_bytes: int
+
+
+class NoInputsError(ValueError):
+    pass
+
+
+def _has_magic(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
+def _glob_base(pattern: str) -> str:
+    """The directory part of a glob before its first wildcard: file keys are relative to it."""
+    parts = pattern.split("/")
+    for i, part in enumerate(parts):
+        if _has_magic(part):
+            return "/".join(parts[:i])
+    return os.path.dirname(pattern)
+
+
+def _full_path(fs: fsspec.AbstractFileSystem, path: str, protocol: str) -> str:
+    return path if protocol in ("file", "local") else fs.unstrip_protocol(path)
+
+
+def expand_paths(kind: str, patterns: list[str], base_dir: str, source: str) -> list[InputFile]:
+    """Resolve `patterns` (relative ones against `base_dir`) into sorted InputFiles.
+
+    Raises NoInputsError naming the pattern that matched nothing and the fix.
+    """
+    suffixes = SUFFIXES_BY_KIND[kind]
+    found: dict[str, InputFile] = {}
+    for raw in patterns:
+        pattern = os.path.expanduser(os.path.expandvars(raw))
+        protocol = infer_storage_options(pattern).get("protocol", "file")
+        if protocol == "file" and not os.path.isabs(pattern):
+            pattern = os.path.normpath(os.path.join(base_dir, pattern))
+        fs, stripped = url_to_fs(pattern)
+        matches: list[tuple[str, str]] = []  # (path, key)
+        if _has_magic(stripped):
+            base = _glob_base(stripped)
+            for path in fs.glob(stripped):
+                if fs.isdir(path):
+                    matches.extend(_walk(fs, path, kind, suffixes, key_base=base))
+                else:
+                    matches.append((path, os.path.relpath(path, base) if base else path))
+        elif fs.isdir(stripped):
+            matches.extend(_walk(fs, stripped, kind, suffixes, key_base=os.path.dirname(stripped.rstrip("/"))))
+        elif fs.exists(stripped):
+            matches.append((stripped, os.path.basename(stripped)))
+        if not matches:
+            raise NoInputsError(
+                f"source {source!r}: no files match {raw!r}"
+                + (f" (resolved to {pattern})" if pattern != raw else "")
+                + f"; check `paths` in the recipe (a directory contributes files ending in {', '.join(suffixes)})"
+            )
+        for path, key in matches:
+            full = _full_path(fs, path, protocol)
+            if full not in found:
+                size = 0 if fs.isdir(path) else int(fs.size(path) or 0)
+                found[full] = InputFile(path=full, file_key=key, size_bytes=size)
+    return sorted(found.values(), key=lambda f: (f.file_key, f.path))
+
+
+def _walk(fs, directory: str, kind: str, suffixes: tuple[str, ...], key_base: str) -> list[tuple[str, str]]:
+    # A code directory is one repository tree: the code reader walks it itself.
+    if kind == "code" and not any(fs.isfile(p) and p.endswith(suffixes) for p in fs.ls(directory, detail=False)):
+        return [(directory.rstrip("/"), os.path.relpath(directory.rstrip("/"), key_base) if key_base else directory)]
+    out = []
+    for path in sorted(fs.find(directory)):
+        if path.endswith(suffixes):
+            out.append((path, os.path.relpath(path, key_base) if key_base else path))
+    return out

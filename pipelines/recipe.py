@@ -1,0 +1,201 @@
+"""The recipe: one YAML file that says what to build. Validated completely before any work.
+
+Unknown keys, wrong types, options a reader does not know and paths that match nothing are refused
+up front with the field path and a hint, e.g.
+    sources[1].paths: source 'wiki': no files match 'dumps/*.xml.bz2'; check `paths` in the recipe
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from corpora import SOURCE_KINDS, reader_for
+from pipelines.inputs import InputFile, NoInputsError, expand_paths
+
+SourceKind = Literal["commoncrawl", "wikipedia", "code", "books", "jsonl", "parquet"]
+assert set(SourceKind.__args__) == set(SOURCE_KINDS)  # one list of kinds, checked at import
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(Strict):
+    name: str = Field(description="short name used in paths, stats and the mixture (letters, digits, _ -)")
+    kind: SourceKind
+    paths: list[str] = Field(min_length=1, description="files, directories, globs or fsspec URLs")
+    options: dict[str, Any] = Field(default_factory=dict, description="the reader's options")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_path_safe(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use letters, digits, '_' or '-' (it becomes a directory name)")
+        return value
+
+    @field_validator("paths", mode="before")
+    @classmethod
+    def _one_path_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class RunnerConfig(Strict):
+    max_retries: int = Field(3, ge=0, description="Ray retries of a failed task")
+    num_cpus: int | None = Field(None, ge=1, description="embedded Ray's CPUs (default: all)")
+    batch_size: int = Field(1000, ge=1, description="documents per Arrow batch in a task")
+
+
+class TokenizeConfig(Strict):
+    tokenizer: str | None = Field(None, description="path of a tokenizer.json to load")
+    train: dict[str, Any] | None = Field(
+        None, description="train a tokenizer instead: vocab_size, kind (bpe|unigram), sample_docs"
+    )
+    eos_token: str | None = Field(None, description="EOS token when the tokenizer's is not a common name")
+
+
+class Recipe(Strict):
+    run_dir: str = Field(description="output directory (local path or fsspec URL)")
+    seed: int = 0
+    sources: list[SourceConfig] = Field(min_length=1)
+    runner: RunnerConfig = RunnerConfig()
+    filter: dict[str, Any] | None = None
+    tokenize: TokenizeConfig | None = None
+    mix: dict[str, Any] | None = None
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
+        return sources
+
+
+class RecipeError(ValueError):
+    """Every problem in a recipe, each on its own line with its field path."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{path}: the recipe is not valid:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _loc(parts: tuple) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _format(error: ValidationError, prefix: tuple = ()) -> list[str]:
+    problems = []
+    for item in error.errors():
+        where = _loc(prefix + tuple(item["loc"]))
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key; remove it or check its spelling"
+        problems.append(f"{where}: {message}")
+    return problems
+
+
+# Sections validated by the stage modules' own models, so each stage owns its options.
+SECTION_MODELS = {"filter": ("pipelines.filters", "FilterConfig"), "mix": ("pipelines.mixture", "MixConfig")}
+
+
+def section_model(section: str) -> type[BaseModel]:
+    module, name = SECTION_MODELS[section]
+    return getattr(importlib.import_module(module), name)
+
+
+class ResolvedRecipe:
+    """A valid recipe plus what was resolved from it: input files per source, typed sections."""
+
+    def __init__(self, recipe: Recipe, base_dir: Path, inputs: dict[str, list[InputFile]],
+                 sections: dict[str, BaseModel | None], reader_options: dict[str, BaseModel]):
+        self.recipe = recipe
+        self.base_dir = base_dir
+        self.inputs = inputs
+        self.sections = sections
+        self.reader_options = reader_options
+
+    @property
+    def run_dir(self) -> str:
+        run_dir = os.path.expanduser(os.path.expandvars(self.recipe.run_dir))
+        if "://" not in run_dir and not os.path.isabs(run_dir):
+            run_dir = str((self.base_dir / run_dir).resolve())
+        return run_dir
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.recipe.sources if s.name == name)
+
+    def to_yaml(self) -> str:
+        data = self.recipe.model_dump(mode="json")
+        data["run_dir"] = self.run_dir
+        for source in data["sources"]:
+            source["options"] = self.reader_options[source["name"]].model_dump(mode="json")
+            source["inputs"] = [f.path for f in self.inputs[source["name"]]]
+        for key, model in self.sections.items():
+            data[key] = model.model_dump(mode="json") if model is not None else None
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def load_recipe(path: str | os.PathLike, *, run_dir: str | None = None) -> ResolvedRecipe:
+    """Read, validate and resolve a recipe; raise RecipeError listing every problem found."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(str(path), ["file not found; pass the path of a recipe YAML file"])
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise RecipeError(str(path), [f"not valid YAML: {error}"]) from None
+    if not isinstance(data, dict):
+        raise RecipeError(str(path), ["the top level must be a mapping (run_dir:, sources:, ...)"])
+    if run_dir is not None:
+        data["run_dir"] = run_dir
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as error:
+        raise RecipeError(str(path), _format(error)) from None
+
+    problems: list[str] = []
+    base_dir = path.resolve().parent
+    inputs: dict[str, list[InputFile]] = {}
+    reader_options: dict[str, BaseModel] = {}
+    for i, source in enumerate(recipe.sources):
+        try:
+            reader_options[source.name] = reader_for(source.kind).Options.model_validate(source.options)
+        except ValidationError as error:
+            problems += _format(error, ("sources", i, "options"))
+        try:
+            inputs[source.name] = expand_paths(source.kind, source.paths, str(base_dir), source.name)
+        except NoInputsError as error:
+            problems.append(f"sources[{i}].paths: {error}")
+    sections: dict[str, BaseModel | None] = {}
+    for section in SECTION_MODELS:
+        raw = getattr(recipe, section)
+        try:
+            sections[section] = None if raw is None else section_model(section).model_validate(raw)
+        except ValidationError as error:
+            problems += _format(error, (section,))
+    if recipe.mix is not None and recipe.tokenize is None:
+        problems.append("mix: needs a `tokenize:` section (the mixture is computed in tokens)")
+    if recipe.tokenize is not None:
+        tok = recipe.tokenize
+        if (tok.tokenizer is None) == (tok.train is None):
+            problems.append("tokenize: give exactly one of `tokenizer:` (a tokenizer.json path) or `train:`")
+        elif tok.tokenizer is not None:
+            tok_path = Path(os.path.expandvars(os.path.expanduser(tok.tokenizer)))
+            tok_path = tok_path if tok_path.is_absolute() else base_dir / tok_path
+            if not tok_path.is_file():
+                problems.append(f"tokenize.tokenizer: no file at {tok_path}; give a tokenizer.json path")
+    if problems:
+        raise RecipeError(str(path), problems)
+    return ResolvedRecipe(recipe, base_dir, inputs, sections, reader_options)

@@ -1,0 +1,156 @@
+"""The Ray stage runner: the only module in corpusmill that imports ray.
+
+A stage is a list of TaskSpecs (derived from the inputs alone, so identical on every run) and a task
+function `fn(run_url, payload) -> stats` that writes its outputs atomically. The runner skips tasks
+whose completion marker exists with the same fingerprint (resume, and zero work on a finished run),
+runs the rest as Ray tasks with retries, writes per-task stats then the marker, and shows one rich
+progress bar per stage.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import ray
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipelines.rundir import RunDir
+
+# Ray rewrites 127.0.0.1 to the machine's external interface; another loopback address keeps an
+# embedded instance's traffic on this machine (DESIGN.md, "Known facts").
+EMBEDDED_NODE_IP = "127.0.0.2"
+
+TaskFn = Callable[[str, dict], dict]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    task_id: str  # stable, path-safe; unique within a stage
+    payload: dict  # a config, never a live object: it travels to a worker
+
+
+@dataclass
+class StageResult:
+    stage: str
+    num_executed: int
+    num_skipped: int
+    stats: list[dict] = field(default_factory=list)  # per task, executed and skipped alike
+    seconds: float = 0.0
+
+
+class StageFailed(RuntimeError):
+    pass
+
+
+def _marker(stage: str, task_id: str) -> str:
+    return f"_done/{stage}/{task_id}"
+
+
+def _stats_path(stage: str, task_id: str) -> str:
+    return f"_stats/{stage}/{task_id}.json"
+
+
+def _execute(run_url: str, stage: str, task: TaskSpec, fingerprint: str, fn: TaskFn) -> dict:
+    started = time.perf_counter()
+    stats = fn(run_url, task.payload)
+    stats = {"stage": stage, "task": task.task_id, **stats,
+             "seconds": round(time.perf_counter() - started, 3)}
+    run = RunDir(run_url)
+    run.write_json(_stats_path(stage, task.task_id), stats)
+    run.write_bytes(_marker(stage, task.task_id), fingerprint.encode())  # last: the task is done
+    return stats
+
+
+class Runner:
+    """Runs stages on an embedded Ray instance (default) or a cluster (`address`)."""
+
+    def __init__(self, *, address: str | None = None, num_cpus: int | None = None,
+                 max_retries: int = 3, console: Console | None = None, show_progress: bool = True):
+        self.address = address
+        self.num_cpus = num_cpus
+        self.max_retries = max_retries
+        self.console = console or Console(stderr=True)
+        self.show_progress = show_progress
+        self._started_ray = False
+
+    def __enter__(self) -> "Runner":
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, log_to_driver=True)
+            else:
+                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
+                         _node_ip_address=EMBEDDED_NODE_IP, log_to_driver=True)
+            self._started_ray = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._started_ray:
+            ray.shutdown()
+            self._started_ray = False
+
+    def cluster_cpus(self) -> int:
+        return int(ray.cluster_resources().get("CPU", 1))
+
+    def run_stage(self, run_url: str, stage: str, tasks: list[TaskSpec], fn: TaskFn,
+                  fingerprint: str) -> StageResult:
+        started = time.perf_counter()
+        run = RunDir(run_url)
+        ids = [t.task_id for t in tasks]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"stage {stage}: task ids are not unique")
+        pending, done_stats = [], []
+        for task in tasks:
+            marker = _marker(stage, task.task_id)
+            if run.exists(marker) and run.fs.cat_file(run.path(marker)).decode() == fingerprint:
+                done_stats.append(run.read_json(_stats_path(stage, task.task_id)))
+            else:
+                pending.append(task)
+
+        remote = ray.remote(max_retries=self.max_retries, retry_exceptions=True)(_execute)
+        futures = {remote.remote(run_url, stage, t, fingerprint, fn): t for t in pending}
+        failures: list[str] = []
+        with Progress(TextColumn(f"[bold]{stage:<9}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TextColumn("{task.fields[note]}"),
+                      console=self.console, disable=not self.show_progress) as progress:
+            bar = progress.add_task(stage, total=len(tasks), completed=len(done_stats),
+                                    note=f"{len(done_stats)} already done" if done_stats else "")
+            waiting = list(futures)
+            while waiting:
+                ready, waiting = ray.wait(waiting, num_returns=1)
+                for ref in ready:
+                    try:
+                        done_stats.append(ray.get(ref))
+                    except Exception as error:  # after retries: keep going, report at the end
+                        cause = getattr(error, "cause", None) or error
+                        failures.append(f"{futures[ref].task_id}: {type(cause).__name__}: {cause}")
+                    progress.advance(bar)
+        if failures:
+            raise StageFailed(
+                f"stage {stage}: {len(failures)} of {len(tasks)} tasks failed after "
+                f"{self.max_retries} retries (finished tasks are kept; rerun to resume):\n  "
+                + "\n  ".join(failures)
+            )
+        order = {task_id: i for i, task_id in enumerate(ids)}
+        done_stats.sort(key=lambda s: order.get(s["task"], len(order)))
+        return StageResult(stage, len(pending), len(tasks) - len(pending), done_stats,
+                           time.perf_counter() - started)
+
+
+def fingerprint_of(*parts: Any) -> str:
+    """A stable hash of a stage's configuration: a changed config reruns the stage's tasks."""
+    import hashlib
+
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def ray_version() -> str:
+    return ray.__version__
+
+
+def environment_summary() -> dict:
+    return {"ray": ray.__version__, "pid": os.getpid()}

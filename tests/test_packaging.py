@@ -1,0 +1,90 @@
+"""DESIGN.md's guardrails for the four generic top-level package names."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("corpora", "pipelines", "tokenization", "train")
+# Modules (not files) allowed to import ray: the runner alone.
+RAY_IMPORTERS = {"pipelines/runner.py"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _package_files(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py"))
+
+
+def test_every_package_has_modules():
+    for package in PACKAGES:
+        assert (REPO / package / "__init__.py").is_file(), package
+        assert len(_package_files(package)) >= 2, f"{package} has no modules"
+
+
+def test_train_imports_only_tokenization_among_project_packages():
+    offenders = {
+        str(f.relative_to(REPO)): sorted(_imports(f) & {"pipelines", "corpora", "ray"})
+        for f in _package_files("train")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_only_the_runner_imports_ray():
+    importers = {
+        str(f.relative_to(REPO))
+        for package in PACKAGES
+        for f in _package_files(package)
+        if "ray" in _imports(f)
+    }
+    assert importers == RAY_IMPORTERS
+
+
+def test_corpora_and_tokenization_do_not_import_pipelines_or_train():
+    offenders = {
+        str(f.relative_to(REPO)): sorted(_imports(f) & {"pipelines", "train", "ray"})
+        for package in ("corpora", "tokenization")
+        for f in _package_files(package)
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_imports_all_four_packages_from_a_clean_venv(tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO)],
+                   check=True, capture_output=True, cwd=tmp_path)
+    wheels = sorted(dist.glob("corpusmill-*.whl"))
+    assert len(wheels) == 1
+    env_dir = tmp_path / "venv"
+    # system_site_packages: the dependencies are already installed here; the point is that the
+    # four packages come from the wheel, not from the source tree.
+    venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheels[0])],
+                   check=True, capture_output=True)
+    probe = (
+        "import corpora, pipelines, tokenization, train, pipelines.cli, tokenization.shards, os; "
+        "print(*[os.path.dirname(m.__file__) for m in (corpora, pipelines, tokenization, train)], sep='\\n')"
+    )
+    out = subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True,
+                         cwd=tmp_path)  # outside the repo, so the source tree is not on sys.path
+    locations = out.stdout.split()
+    assert len(locations) == 4
+    for location, package in zip(locations, PACKAGES):
+        assert location.startswith(str(env_dir)), f"{package} imported from {location}, not the wheel"
+        assert location.endswith(package)
