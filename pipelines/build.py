@@ -89,10 +89,17 @@ def merge_stats(stats: list[dict]) -> dict:
     }
 
 
+def remove_stale_temporaries(run: RunDir) -> None:
+    """Delete half-written `*.tmp-*` files a killed run left behind (one build per run dir)."""
+    for path in run.glob("**/*.tmp-*"):
+        run.fs.rm(path)
+
+
 def build(resolved: ResolvedRecipe, *, address: str | None = None,
           console: Console | None = None, show_progress: bool = True) -> BuildResult:
     console = console or Console(stderr=True)
     run = RunDir(resolved.run_dir)
+    remove_stale_temporaries(run)
     run.write_bytes("recipe.resolved.yaml", resolved.to_yaml().encode())
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     runner_config = resolved.recipe.runner

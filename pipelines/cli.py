@@ -32,6 +32,14 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import run_demo
+
+    run_dir = run_demo(args.run, address=args.address)
+    Console(stderr=True).print(f"demo run directory: {run_dir}")
+    return 0
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from pipelines.inspect import inspect_run
 
@@ -77,6 +85,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="join a Ray cluster ('auto' or ray://host:port); default: embedded")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     p.set_defaults(fn=_build)
+
+    p = sub.add_parser("demo", help="build a small real corpus from text that ships with Python")
+    p.add_argument("--run", default="runs/demo", help="run directory (default: runs/demo)")
+    p.add_argument("--address", help="join a Ray cluster instead of the embedded default")
+    p.set_defaults(fn=_demo)
 
     p = sub.add_parser("inspect", help="print sampled removed or kept documents with their scores")
     p.add_argument("run")
