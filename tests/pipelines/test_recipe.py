@@ -1,0 +1,97 @@
+"""Recipe validation refuses bad recipes before any work, naming the field and the fix."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.recipe import RecipeError, load_recipe
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    from pydoc_data.topics import topics  # real text shipped with Python
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i, name in enumerate(sorted(topics)[:6]):
+        (folder / f"part-{i}.jsonl").write_text(json.dumps({"text": topics[name]}) + "\n")
+    return folder
+
+
+def _write(tmp_path: Path, recipe: dict) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def _recipe(inputs: Path, **extra) -> dict:
+    return {"run_dir": "runs/x", "sources": [{"name": "docs", "kind": "jsonl", "paths": [str(inputs)]}], **extra}
+
+
+def test_valid_recipe_resolves_inputs_and_run_dir(tmp_path, inputs):
+    resolved = load_recipe(_write(tmp_path, _recipe(inputs)))
+    files = resolved.inputs["docs"]
+    assert [f.file_key for f in files] == [f"docs/part-{i}.jsonl" for i in range(6)]
+    assert resolved.run_dir == str(tmp_path / "runs" / "x")  # relative to the recipe file
+    assert resolved.reader_options["docs"].text_field == "text"
+    dumped = yaml.safe_load(resolved.to_yaml())
+    assert dumped["sources"][0]["inputs"] == [str(inputs / f"part-{i}.jsonl") for i in range(6)]
+
+
+def test_relative_glob_is_resolved_against_the_recipe_directory(tmp_path, inputs):
+    recipe = _recipe(inputs)
+    recipe["sources"][0]["paths"] = "docs/part-[0-2].jsonl"
+    resolved = load_recipe(_write(tmp_path, recipe))
+    assert [f.file_key for f in resolved.inputs["docs"]] == ["part-0.jsonl", "part-1.jsonl", "part-2.jsonl"]
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda r: r.update(colour="blue"), "colour: unknown key; remove it or check its spelling"),
+        (lambda r: r.update(seed="abc"), "seed: Input should be a valid integer"),
+        (lambda r: r["sources"][0].update(kind="warc"), "sources[0].kind: Input should be 'commoncrawl'"),
+        (lambda r: r["sources"][0].update(options={"txt_field": "body"}),
+         "sources[0].options.txt_field: unknown key; remove it or check its spelling"),
+        (lambda r: r["sources"][0].update(paths=["dumps/*.xml.bz2"]),
+         "sources[0].paths: source 'docs': no files match 'dumps/*.xml.bz2'"),
+        (lambda r: r["sources"][0].update(name="my docs"), "sources[0].name: Value error, use letters"),
+        (lambda r: r["sources"].append(dict(r["sources"][0])), "sources: Value error, source names must be unique; repeated: docs"),
+        (lambda r: r.update(runner={"max_retries": -1}), "runner.max_retries: Input should be greater than or equal to 0"),
+        (lambda r: r.update(tokenize={}), "tokenize: give exactly one of `tokenizer:`"),
+    ],
+)
+def test_bad_recipes_are_refused_with_the_field_path(tmp_path, inputs, change, expected):
+    recipe = _recipe(inputs)
+    change(recipe)
+    with pytest.raises(RecipeError) as error:
+        load_recipe(_write(tmp_path, recipe))
+    assert any(problem.startswith(expected) for problem in error.value.problems), error.value.problems
+
+
+def test_every_problem_is_reported_at_once(tmp_path, inputs):
+    recipe = _recipe(inputs)
+    recipe["sources"][0]["options"] = {"txt_field": "body"}
+    recipe["sources"].append({"name": "wiki", "kind": "wikipedia", "paths": ["nowhere/*.xml.bz2"]})
+    with pytest.raises(RecipeError) as error:
+        load_recipe(_write(tmp_path, recipe))
+    assert len(error.value.problems) == 2
+
+
+def test_cli_validate_exit_codes_and_messages(tmp_path, inputs):
+    good = _write(tmp_path, _recipe(inputs))
+    ok = subprocess.run([sys.executable, "-m", "pipelines.cli", "validate", str(good)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0
+    assert "docs" in ok.stdout and "6 inputs" in ok.stdout
+    bad_recipe = _recipe(inputs)
+    bad_recipe["sources"][0]["paths"] = ["dumps/*.xml.bz2"]
+    bad = subprocess.run([sys.executable, "-m", "pipelines.cli", "validate", str(_write(tmp_path, bad_recipe))],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "no files match 'dumps/*.xml.bz2'" in bad.stderr
