@@ -1,0 +1,250 @@
+"""Source code -> documents, one per file.
+
+Inputs (local paths or fsspec URLs): a directory tree; a `.tar`, `.tar.gz`/`.tgz`, `.tar.bz2`,
+`.tar.xz` or `.zip` archive; or a JSON Lines file of files (`.jsonl`/`.json`, optionally
+compressed) with one object per file: `content` (or `text`), `path`, and optionally `repo`
+(or `package`, `repository`, `repo_name`), `language`, `license`/`licence`.
+
+Archives are read in memory, member by member, and never extracted: entries whose path is
+absolute or climbs out of the root (`..`), and links that point outside it, are refused and
+counted (`code_unsafe_path`). Every file that does not become a document is counted by one
+stable reason, the first that applies, in this order:
+
+    code_unsafe_path, code_link, code_not_regular_file, code_vcs, code_vendored,
+    code_generated (lock files, *_pb2.py...), code_unknown_language, code_language_excluded,
+    code_minified (*.min.js), code_too_large, code_empty, code_binary (NUL byte),
+    code_not_utf8, code_empty (whitespace only), code_generated (header), code_minified (content)
+
+A truncated or corrupt archive is counted once as `error:bad_archive` after every member that
+could be read. meta: repo, path (within the repo), language, license (SPDX where recognised:
+from the JSONL field, or a LICENSE/COPYING file at the root), size (bytes).
+"""
+from __future__ import annotations
+
+import posixpath
+from typing import Iterator
+
+import pydantic
+
+from corpora.code_languages import (
+    DEFAULT_LANGUAGES,
+    KNOWN_LANGUAGES,
+    detect_language,
+    has_generated_header,
+    is_minified_name,
+    is_minified_text,
+    path_skip_reason,
+)
+from corpora.code_licenses import normalize_license_name
+from corpora.code_sources import iter_directory, iter_tar, iter_zip
+from corpora.records import compression_suffix, iter_json_records
+from corpora.schema import SkipCounter, make_doc_id
+
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
+JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
+
+CONTENT_FIELDS = ("content", "text")
+PATH_FIELDS = ("path", "filepath", "file_path")
+REPO_FIELDS = ("repo", "repository", "repo_name", "package")
+LICENSE_FIELDS = ("license", "licence", "licenses")
+EXTRA_META_FIELDS = ("registry", "version")
+
+
+class Options(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    repo: str | None = None
+    """Repository name in meta; default: the JSONL's field, else the directory or archive name."""
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES
+    """Languages kept (names as in corpora.code_languages, e.g. "Python", "C++")."""
+    max_file_bytes: int = pydantic.Field(default=1_000_000, gt=0)
+    minified_avg_line_chars: int = pydantic.Field(default=200, gt=0)
+    minified_max_whitespace_fraction: float = pydantic.Field(default=0.06, ge=0.0, le=1.0)
+
+    @pydantic.field_validator("languages")
+    @classmethod
+    def _known_languages(cls, languages: tuple[str, ...]) -> tuple[str, ...]:
+        by_lower = {name.lower(): name for name in KNOWN_LANGUAGES}
+        unknown = [name for name in languages if name.lower() not in by_lower]
+        if unknown:
+            raise ValueError(
+                f"unknown language(s) {unknown}; use names from corpora.code_languages, "
+                f"e.g. {', '.join(sorted(KNOWN_LANGUAGES)[:12])}, ..."
+            )
+        return tuple(by_lower[name.lower()] for name in languages)
+
+
+class FileGate:
+    """Applies the skip rules in their fixed order; returns a reason code or None."""
+
+    def __init__(self, options: Options):
+        self.options = options
+        self.allowed = frozenset(options.languages)
+
+    def before_read(self, path_in_repo: str, size: int) -> tuple[str | None, str | None]:
+        """(reason, language) from the path and size alone, so skipped files are never read."""
+        reason = path_skip_reason(path_in_repo)
+        if reason:
+            return reason, None
+        language = detect_language(path_in_repo)
+        if language is None:
+            return "code_unknown_language", None
+        return self.language_and_size(path_in_repo, language, size), language
+
+    def language_and_size(self, path_in_repo: str, language: str, size: int) -> str | None:
+        if language not in self.allowed:
+            return "code_language_excluded"
+        if is_minified_name(path_in_repo):
+            return "code_minified"
+        if size > self.options.max_file_bytes:
+            return "code_too_large"
+        if size == 0:
+            return "code_empty"
+        return None
+
+    def decode(self, data: bytes) -> tuple[str | None, str | None]:
+        """(reason, text)."""
+        if b"\x00" in data:
+            return "code_binary", None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return "code_not_utf8", None
+        return self.check_text(text), text
+
+    def check_text(self, text: str) -> str | None:
+        if not text.strip():
+            return "code_empty"
+        if has_generated_header(text):
+            return "code_generated"
+        if is_minified_text(
+            text,
+            min_avg_line_chars=self.options.minified_avg_line_chars,
+            max_whitespace_fraction=self.options.minified_max_whitespace_fraction,
+        ):
+            return "code_minified"
+        return None
+
+
+def _document(
+    *, source: str, file_key: str, record_key: str, text: str, provenance: str, meta: dict
+) -> dict:
+    return {
+        "id": make_doc_id(source, file_key, record_key),
+        "text": text,
+        "path": provenance,
+        "meta": meta,
+    }
+
+
+def _meta(repo: str, path_in_repo: str, language: str, license: str | None, size: int) -> dict:
+    meta = {"repo": repo, "path": path_in_repo, "language": language, "size": size}
+    if license:
+        meta["license"] = license
+    return meta
+
+
+def _strip_archive_suffix(name: str) -> str:
+    lowered = name.lower()
+    for suffix in (*TAR_SUFFIXES, ".zip"):
+        if lowered.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+# ----------------------------------------------------------------------------- input kinds
+
+
+def input_kind(path: str) -> str:
+    lowered = path.lower().rstrip("/")
+    if lowered.endswith(TAR_SUFFIXES):
+        return "tar"
+    if lowered.endswith(".zip"):
+        return "zip"
+    suffix = compression_suffix(lowered)
+    if (lowered[: -len(suffix)] if suffix else lowered).endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    return "directory"
+
+
+def iter_documents(
+    path: str, *, source: str, file_key: str, options: Options, skips: SkipCounter
+) -> Iterator[dict]:
+    """Documents of one code input (see the module docstring)."""
+    kind = input_kind(path)
+    gate = FileGate(options)
+    if kind == "jsonl":
+        yield from _iter_jsonl_files(path, source, file_key, options, gate, skips)
+        return
+    iter_files = {"directory": iter_directory, "tar": iter_tar, "zip": iter_zip}[kind]
+    repo = options.repo or _strip_archive_suffix(posixpath.basename(path.rstrip("/")))
+    tree = iter_files(path, gate, skips)
+    license = next(tree)  # the sources read the root's licence files before any code file
+    for candidate, language, text in tree:
+        yield _document(
+            source=source,
+            file_key=file_key,
+            record_key=candidate.path_in_repo,
+            text=text,
+            provenance=candidate.provenance,
+            meta=_meta(repo, candidate.path_in_repo, language, license, len(text.encode())),
+        )
+
+
+def _first_field(record: dict, fields: tuple[str, ...]):
+    for field in fields:
+        value = record.get(field)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _iter_jsonl_files(
+    path: str, source: str, file_key: str, options: Options, gate: FileGate, skips: SkipCounter
+) -> Iterator[dict]:
+    for line_number, record in iter_json_records(path, skips):
+        if not isinstance(record, dict):
+            skips.skip("record_not_object")
+            continue
+        text = _first_field(record, CONTENT_FIELDS)
+        path_in_repo = _first_field(record, PATH_FIELDS)
+        if not isinstance(text, str) or not isinstance(path_in_repo, str):
+            skips.skip("code_record_missing_field")
+            continue
+        repo = options.repo or str(_first_field(record, REPO_FIELDS) or "")
+        size = len(text.encode("utf-8", "surrogatepass"))
+        reason = path_skip_reason(path_in_repo)
+        language = None
+        if reason is None:
+            language = detect_language(path_in_repo) or record.get("language")
+            if language is None or language not in KNOWN_LANGUAGES:
+                reason = "code_unknown_language"
+            else:
+                reason = gate.language_and_size(path_in_repo, language, size)
+        if reason is None:
+            reason = "code_binary" if "\x00" in text else gate.check_text(text)
+        if reason:
+            skips.skip(reason)
+            continue
+        raw_license = _first_field(record, LICENSE_FIELDS)
+        if isinstance(raw_license, list):
+            raw_license = " AND ".join(map(str, raw_license))
+        meta = _meta(
+            repo,
+            path_in_repo,
+            language,
+            normalize_license_name(raw_license) if raw_license else None,
+            size,
+        )
+        for field in EXTRA_META_FIELDS:
+            if record.get(field) is not None:
+                meta[field] = record[field]
+        yield _document(
+            source=source,
+            file_key=file_key,
+            # one JSONL may hold many repositories, whose paths collide ("index.js")
+            record_key=f"{repo}/{path_in_repo}",
+            text=text,
+            provenance=f"{path}#{line_number}",
+            meta=meta,
+        )
