@@ -1,0 +1,372 @@
+"""Project Gutenberg plain-text books (.txt) -> one document per book.
+
+Input: one `.txt` file (optionally `.txt.gz/.bz2/.xz/.zst`), local or any fsspec URL. Anything else
+handed to the reader (a `*_metadata.yaml` matched by a loose glob like `books/*`) is counted as
+`books_not_txt` and yields nothing; a directory given in a recipe contributes only its `.txt` files
+(pipelines/inputs.py), so `books/` and `books/*.txt` read the same books.
+
+Decoding: a BOM decides; else strict UTF-8 (which ASCII passes); else the header's
+"Character set encoding:" line; else cp1252, then Latin-1 (never fails). A declared ISO-8859-1 is
+read as cp1252 first, as browsers do: the two differ only in bytes 0x80-0x9F, which a real Latin-1
+text does not use and a mislabelled Windows text does (curly quotes). Line endings become "\n".
+
+Boilerplate: the text between the last start marker (`*** START OF THE/THIS PROJECT GUTENBERG
+EBOOK ... ***`, `***START OF THE PROJECT GUTENBERG`, `*END*THE SMALL PRINT!`, ...) and the first end
+marker after it (`*** END OF ...`, `End of the Project Gutenberg EBook of`, `End of Project
+Gutenberg's`, `*** START: FULL LICENSE ***`, ...) is kept; then leading and trailing paragraphs that
+are production credits or mention Project Gutenberg ("Produced by ... Distributed Proofreaders",
+"Note: Project Gutenberg also has an HTML version") are dropped, and so is any line that is
+a bracketed note naming Project Gutenberg ("[Note Project Gutenberg: music transcribed ...]"). A file without markers is kept
+whole, with meta `boilerplate: "no_markers"`, so the count of such books shows in the output.
+
+Metadata: title, author, language (ISO 639-1 where the header names a language: "English" -> en),
+ebook number and release date from the header. When `catalog_metadata` is on and a GITenberg
+`metadata.yaml` for the same ebook number sits next to the book (`metadata.yaml`,
+`pg<N>_metadata.yaml` or `<name prefix>_metadata.yaml`), its title/author/language win (the
+catalogue names the real author where the header says "Various" or the translator); the header's
+values stay in `header_title`, `header_author`, `header_language`.
+"""
+from __future__ import annotations
+
+import codecs
+import posixpath
+import re
+from typing import Any, Iterator
+
+import fsspec
+import yaml
+from fsspec.core import url_to_fs
+from pydantic import BaseModel, ConfigDict, Field
+
+from corpora.schema import SkipCounter, make_doc_id
+
+TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst")
+HEADER_SCAN_CHARS = 20_000  # where "Character set encoding:" and the header fields are looked for
+EDGE_PARAGRAPHS = 10  # how many leading/trailing paragraphs may be credits or PG notes
+
+# ISO 639-1 (or -3 where there is none) for the language names Project Gutenberg headers use.
+LANGUAGE_CODES = {
+    "afrikaans": "af", "arabic": "ar", "basque": "eu", "breton": "br", "bulgarian": "bg",
+    "catalan": "ca", "chinese": "zh", "croatian": "hr", "czech": "cs", "danish": "da",
+    "dutch": "nl", "english": "en", "esperanto": "eo", "estonian": "et", "finnish": "fi",
+    "french": "fr", "frisian": "fy", "galician": "gl", "gaelic": "gd", "scottish gaelic": "gd",
+    "german": "de", "greek": "el", "hebrew": "he", "hindi": "hi", "hungarian": "hu",
+    "icelandic": "is", "interlingua": "ia", "irish": "ga", "italian": "it", "japanese": "ja",
+    "korean": "ko", "latin": "la", "latvian": "lv", "lithuanian": "lt", "maori": "mi",
+    "norwegian": "no", "occitan": "oc", "persian": "fa", "polish": "pl", "portuguese": "pt",
+    "romanian": "ro", "russian": "ru", "sanskrit": "sa", "serbian": "sr", "slovak": "sk",
+    "slovenian": "sl", "spanish": "es", "swedish": "sv", "tagalog": "tl", "turkish": "tr",
+    "ukrainian": "uk", "welsh": "cy", "yiddish": "yi", "bengali": "bn", "tamil": "ta",
+    "marathi": "mr", "telugu": "te", "vietnamese": "vi", "indonesian": "id", "malay": "ms",
+    "old english": "ang", "middle english": "enm", "ido": "io", "volapuk": "vo", "volapük": "vo",
+    "napoletano-calabrese": "nap", "friulian": "fur", "cebuano": "ceb", "ilocano": "ilo",
+    "iloko": "ilo", "nahuatl": "nah", "mayan languages": "myn", "inuktitut": "iu", "cherokee": "chr",
+}
+
+_START_MARKER = re.compile(
+    r"^\W{0,10}START\s+OF\s+(?:THE\s+|THIS\s+)?PROJECT\s+GUTENBERG"
+    r"|^\W{0,10}START\s+OF\s+THE\s+COPYRIGHTED\s+PROJECT\s+GUTENBERG"
+    r"|^\W{0,10}\*\s*END\s*\*?\s*THE\s+SMALL\s+PRINT"
+    r"|^\W{0,10}END\s+OF\s+THE\s+SMALL\s+PRINT",
+    re.IGNORECASE,
+)
+_END_MARKER = re.compile(
+    r"^\W{0,10}END\s+OF\s+(?:THE\s+|THIS\s+)?PROJECT\s+GUTENBERG"
+    r"|^\W{0,10}(?:The\s+)?End\s+of\s+(?:the\s+|this\s+)?Project\s+Gutenberg"
+    r"|^\W{0,10}END\s+OF\s+THE\s+COPYRIGHTED\s+PROJECT\s+GUTENBERG"
+    r"|^\W{0,10}Ende\s+dieses\s+Projec?kt?\s+Gutenberg"
+    r"|^\W{0,10}Fin\s+(?:de|du)\s+.{0,60}Project\s+Gutenberg"
+    r"|^\W{0,10}START:\s*FULL\s+LICEN[SC]E"
+    r"|^\W{0,10}THE\s+FULL\s+PROJECT\s+GUTENBERG\s+LICEN[SC]E"
+    r"|^\W{0,10}This\s+file\s+should\s+be\s+named\s+\S+\.(?:txt|zip)",
+    re.IGNORECASE,
+)
+_PG_MENTION = re.compile(
+    r"project\s+gutenberg|gutenberg\.(?:org|net)|gutenberg\s+(?:online\s+)?distributed|pgdp|pglaf"
+    r"|distributed\s+proofread|ibiblio\.org|promo\.net|small\s+print|gutenberg-tm|gutenberg\s+literary",
+    re.IGNORECASE,
+)
+# "[Note Project Gutenberg: music transcribed in Lilypond format]": a PG note on a line of its own.
+_PG_NOTE_LINE = re.compile(r"^\s*\[[^\]]*project\s+gutenberg[^\]]*\]\s*$", re.IGNORECASE)
+_CREDIT = re.compile(
+    r"^\W*(?:produced\s+by|e-?text\s+prepared\s+by|this\s+e-?(?:text|book)\s+was\s+(?:prepared|produced|created)"
+    r"|transcribed\s+(?:from|by)|prepared\s+by|scanned\s+by|digitized\s+by|updated\s+editions\s+will\s+replace)",
+    re.IGNORECASE,
+)
+_FIELD = re.compile(
+    r"^(Title|Author|Authors|Translator|Editor|Illustrator|Language|Character set encoding"
+    r"|Release Date|Posting Date|Last Updated|Most recently updated)\s*:\s*(.*)$",
+    re.IGNORECASE,
+)
+_EBOOK_NUMBER = re.compile(r"\b(?:E-?Book|E-?Text)\s*(?:No\.?|#)\s*(\d+)", re.IGNORECASE)
+_TITLE_LINE = re.compile(
+    r"Project Gutenberg'?s?\s+(?:E-?Book|E-?Text|Etext)(?:,| of)\s+(.+?)(?:,\s+by\s+(.+?))?\s*$",
+    re.IGNORECASE,
+)
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strip_boilerplate: bool = Field(default=True, description="drop the PG header, footer and licence")
+    catalog_metadata: bool = Field(
+        default=True, description="use a GITenberg metadata.yaml next to the book for title/author/language"
+    )
+    encoding: str | None = Field(default=None, description="force a codec instead of detecting it")
+
+
+def iter_documents(
+    path: str, *, source: str, file_key: str, options: Options, skips: SkipCounter
+) -> Iterator[dict]:
+    if not path.lower().endswith(TEXT_SUFFIXES):
+        skips.skip("books_not_txt")
+        return
+    with fsspec.open(path, "rb", compression="infer") as handle:
+        data = handle.read()
+    text, encoding = decode_book(data, forced=options.encoding)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    start, end = find_body(lines)
+    header = parse_header(lines[:start] if start else lines[:300])
+    if options.strip_boilerplate and start is not None:
+        body = "\n".join(trim_edge_paragraphs(lines[start:end]))
+        boilerplate = "stripped"
+    elif options.strip_boilerplate and end < len(lines):
+        body = "\n".join(trim_edge_paragraphs(lines[:end]))
+        boilerplate = "end_marker_only"
+    else:
+        body = text.strip("\n")
+        boilerplate = "kept" if not options.strip_boilerplate else "no_markers"
+    if not body.strip():
+        skips.skip("books_empty")
+        return
+    meta = _book_meta(header, encoding, boilerplate)
+    if options.catalog_metadata:
+        catalog = read_catalog_metadata(path, header.get("ebook_number"))
+        if catalog:
+            for key in ("title", "author", "language"):
+                if header.get(key):
+                    meta[f"header_{key}"] = header[key]
+                if catalog.get(key):
+                    meta[key] = catalog[key]
+            if catalog.get("languages"):
+                meta["languages"] = catalog["languages"]
+            meta["metadata_source"] = "gitenberg_yaml"
+    doc: dict[str, Any] = {"id": make_doc_id(source, file_key, 0), "text": body, "path": file_key, "meta": meta}
+    if header.get("ebook_number"):
+        doc["url"] = f"https://www.gutenberg.org/ebooks/{header['ebook_number']}"
+    yield doc
+
+
+# -- decoding ---------------------------------------------------------------------------------
+
+def decode_book(data: bytes, forced: str | None = None) -> tuple[str, str]:
+    """(text, codec name used). Never raises on content: Latin-1 decodes any byte string."""
+    if forced:
+        return data.decode(forced, errors="replace"), codecs.lookup(forced).name
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace"), "utf-16"
+    try:
+        return data.decode("utf-8"), "ascii" if data.isascii() else "utf-8"
+    except UnicodeDecodeError:
+        pass
+    for codec in [*_declared_codecs(data), *_latin1_family(data)]:
+        try:
+            return data.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("unreachable: latin-1 decodes every byte")
+
+
+def _latin1_family(data: bytes) -> list[str]:
+    """cp1252 only where bytes 0x80-0x9F occur (curly quotes, dashes); otherwise it is Latin-1."""
+    has_c1 = re.search(rb"[\x80-\x9f]", data) is not None
+    return ["cp1252", "latin-1"] if has_c1 else ["latin-1"]
+
+
+def _declared_codecs(data: bytes) -> list[str]:
+    match = re.search(rb"Character set encoding\s*:\s*([^\r\n]+)", data[:HEADER_SCAN_CHARS], re.IGNORECASE)
+    if not match:
+        return []
+    declared = match.group(1).decode("latin-1").strip()
+    # "ISO-646-US (US-ASCII)", "ISO Latin-1", "UTF-8": try the whole value, then each part.
+    candidates = [declared, *re.findall(r"[A-Za-z][\w.:-]*(?:[ -]\d+)?", declared)]
+    found: list[str] = []
+    for candidate in candidates:
+        try:
+            name = codecs.lookup(candidate.replace(" ", "-")).name
+        except LookupError:
+            continue
+        if name in ("latin-1", "iso8859-1"):
+            found.extend(_latin1_family(data))
+        elif name not in found:
+            found.append(name)
+    return found
+
+
+# -- boilerplate --------------------------------------------------------------------------------
+
+def find_body(lines: list[str]) -> tuple[int | None, int]:
+    """(first line after the start marker or None, index of the end marker or len(lines))."""
+    starts = [i for i, line in enumerate(lines) if _START_MARKER.search(line)]
+    search_from = starts[0] + 1 if starts else 0
+    end = next((i for i in range(search_from, len(lines)) if _END_MARKER.search(lines[i])), len(lines))
+    before_end = [i for i in starts if i < end]
+    if not before_end:
+        return None, end
+    start = before_end[-1]
+    # A marker wrapped over lines ("...ON THE\nCOLUMBIA***") ends at the line that closes its stars.
+    if lines[start].lstrip().startswith("*") and not lines[start].rstrip().endswith("*"):
+        for j in range(start + 1, min(start + 4, end)):
+            if lines[j].rstrip().endswith("*"):
+                start = j
+                break
+    return start + 1, end
+
+
+def trim_edge_paragraphs(lines: list[str]) -> list[str]:
+    """Drop credit/PG-note/header-field paragraphs among the first and last EDGE_PARAGRAPHS
+    paragraphs; everything else keeps its lines and blank-line spacing exactly."""
+    paragraphs = _paragraph_spans(lines)
+    edge = [*range(min(EDGE_PARAGRAPHS, len(paragraphs))),
+            *range(max(0, len(paragraphs) - EDGE_PARAGRAPHS), len(paragraphs))]
+    dropped: set[int] = set()
+    for index in edge:
+        first, last = paragraphs[index]
+        block = lines[first:last]
+        if _PG_MENTION.search(" ".join(block)) or _CREDIT.search(block[0]) or _is_header_block(block):
+            dropped.update(range(first, last))
+    kept = [line.rstrip() for i, line in enumerate(lines) if i not in dropped and not _PG_NOTE_LINE.match(line)]
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return kept
+
+
+def _is_header_block(block: list[str]) -> bool:
+    """A run of "Title: ...", "Author: ..." lines (a header left in when the start marker is missing)."""
+    return bool(_FIELD.match(block[0].strip())) and all(
+        _FIELD.match(line.strip()) or line[:1].isspace() for line in block
+    )
+
+
+def _paragraph_spans(lines: list[str]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    first: int | None = None
+    for i, line in enumerate(lines):
+        if line.strip():
+            if first is None:
+                first = i
+        elif first is not None:
+            spans.append((first, i))
+            first = None
+    if first is not None:
+        spans.append((first, len(lines)))
+    return spans
+
+
+# -- metadata -----------------------------------------------------------------------------------
+
+def parse_header(lines: list[str]) -> dict[str, Any]:
+    """Title, author, language, ebook number, release date from the lines before the body."""
+    fields: dict[str, str] = {}
+    current: str | None = None
+    for line in lines:
+        match = _FIELD.match(line.strip())
+        if match:
+            current = match.group(1).lower()
+            fields.setdefault(current, match.group(2).strip())
+        elif current in ("title", "author") and line[:1].isspace() and line.strip():
+            fields[current] = f"{fields[current]} {line.strip()}".strip()  # indented continuation
+        else:
+            current = None
+    header: dict[str, Any] = {}
+    first_line = next((line.strip() for line in lines if line.strip()), "")
+    title_line = _TITLE_LINE.search(first_line)
+    title = fields.get("title") or (title_line.group(1) if title_line else "")
+    author = fields.get("author") or fields.get("authors") or (title_line.group(2) if title_line and title_line.group(2) else "")
+    if title:
+        header["title"] = " ".join(title.split()).strip("* ")
+    if author:
+        header["author"] = " ".join(author.split()).strip("* ")
+    if fields.get("language"):
+        header["language_name"] = fields["language"]
+        header["language"] = language_code(fields["language"])
+    number = _EBOOK_NUMBER.search("\n".join(lines))
+    if number:
+        header["ebook_number"] = int(number.group(1))
+    date = fields.get("release date") or fields.get("posting date")
+    if date:
+        header["release_date"] = re.sub(r"\s*\[.*$", "", date).strip()
+    return header
+
+
+def language_code(name: str) -> str | None:
+    """"English" -> "en"; "English and French" -> "en" (the first); a code stays a code."""
+    first = re.split(r",|;|/|\band\b|&", name.strip(), maxsplit=1)[0].strip().lower()
+    if first in LANGUAGE_CODES:
+        return LANGUAGE_CODES[first]
+    if re.fullmatch(r"[a-z]{2,3}", first):
+        return first
+    return None
+
+
+def _book_meta(header: dict[str, Any], encoding: str, boilerplate: str) -> dict[str, Any]:
+    meta = {key: header[key] for key in ("title", "author", "language", "ebook_number", "release_date")
+            if header.get(key) is not None}
+    if header.get("language") is None and header.get("language_name"):
+        meta["language_name"] = header["language_name"]
+    meta.update(encoding=encoding, boilerplate=boilerplate, metadata_source="header")
+    return meta
+
+
+class _CatalogLoader(yaml.SafeLoader):
+    """GITenberg yaml tags subjects as `!lcsh 'Oratory'`: read any such tag as its plain value."""
+
+
+_CatalogLoader.add_multi_constructor(
+    "!", lambda loader, _suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode)
+    else loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else loader.construct_mapping(node)
+)
+
+
+def read_catalog_metadata(path: str, ebook_number: int | None) -> dict[str, Any] | None:
+    """Title/author/language of a GITenberg metadata.yaml beside the book, if it is this book's."""
+    fs, local = url_to_fs(path)
+    directory, name = posixpath.split(local)
+    names = ["metadata.yaml", f"{name.split('_', 1)[0]}_metadata.yaml"]
+    if ebook_number:
+        names.insert(0, f"pg{ebook_number}_metadata.yaml")
+    for candidate in dict.fromkeys(names):
+        sidecar = posixpath.join(directory, candidate)
+        if not fs.exists(sidecar):
+            continue
+        with fs.open(sidecar, "rb") as handle:
+            record = yaml.load(handle, Loader=_CatalogLoader)  # noqa: S506 - SafeLoader subclass
+        if not isinstance(record, dict):
+            continue
+        number = str((record.get("identifiers") or {}).get("gutenberg", "")).strip()
+        if ebook_number is not None and number and number != str(ebook_number):
+            continue  # a metadata.yaml for another book
+        return _catalog_fields(record)
+    return None
+
+
+def _catalog_fields(record: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if record.get("title"):
+        fields["title"] = " ".join(str(record["title"]).split())
+    creator = record.get("creator") or {}
+    agents = creator.get("authors") or ([creator["author"]] if creator.get("author") else [])
+    names = [str(agent.get("agent_name")) for agent in agents if isinstance(agent, dict) and agent.get("agent_name")]
+    if names:
+        fields["author"] = "; ".join(names)
+    language = record.get("language")
+    languages = [str(x) for x in language] if isinstance(language, list) else [str(language)] if language else []
+    if languages:
+        fields["language"] = languages[0]
+        fields["languages"] = languages
+    return fields
