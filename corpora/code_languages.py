@@ -8,8 +8,8 @@ for the later quality filters.
 """
 from __future__ import annotations
 
+import posixpath
 import re
-from pathlib import PurePosixPath
 
 # ----------------------------------------------------------------------------- languages
 
@@ -137,13 +137,13 @@ def detect_language(path: str) -> str | None:
 
     Ambiguous extensions take the common reading: `.h` is C, `.m` Objective-C, `.pl` Perl.
     """
-    name = PurePosixPath(path).name
+    name = path.rsplit("/", 1)[-1]
     lowered = name.lower()
     if lowered in LANGUAGE_BY_FILENAME:
         return LANGUAGE_BY_FILENAME[lowered]
     if lowered.startswith("dockerfile.") or lowered.endswith(".dockerfile"):
         return "Dockerfile"
-    suffix = PurePosixPath(lowered).suffix
+    suffix = posixpath.splitext(lowered)[1]
     if not suffix:
         return None
     if name.endswith(".C"):
@@ -179,7 +179,7 @@ MINIFIED_NAME_PATTERN = re.compile(r"[.-]min\.(js|mjs|cjs|css)$|\.bundle\.min\."
 
 def path_skip_reason(path: str) -> str | None:
     """Reason code for a file that the path alone rules out, else None."""
-    parts = [part.lower() for part in PurePosixPath(path).parts]
+    parts = [part for part in path.lower().split("/") if part]
     directories = parts[:-1]
     if any(part in VCS_DIRECTORIES for part in directories):
         return "code_vcs"
@@ -194,7 +194,7 @@ def path_skip_reason(path: str) -> str | None:
 
 
 def is_minified_name(path: str) -> bool:
-    return MINIFIED_NAME_PATTERN.search(PurePosixPath(path).name) is not None
+    return MINIFIED_NAME_PATTERN.search(path.rsplit("/", 1)[-1]) is not None
 
 
 # ----------------------------------------------------------------------------- content rules
@@ -235,9 +235,9 @@ def is_minified_text(text: str, *, min_avg_line_chars: int, max_whitespace_fract
     """Minifier output: long lines with almost no whitespace. A one-line re-export list (zod's
     689-char `export { ... } from`) has long lines but normal spacing and is kept; a data table
     with 80-char lines (brotli's dictionary) has little whitespace but short lines and is kept."""
-    num_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-    if len(text) / max(num_lines, 1) <= min_avg_line_chars:
+    sample = text[:100_000]  # bounded cost on large files; minifier output is uniform
+    num_lines = sample.count("\n") + (0 if sample.endswith("\n") else 1)
+    if len(sample) / max(num_lines, 1) <= min_avg_line_chars:
         return False
-    sample = text[:100_000]
     whitespace = len(sample) - len("".join(sample.split()))
     return whitespace / max(len(sample), 1) < max_whitespace_fraction

@@ -8,14 +8,13 @@ recognised stays unknown (None): a wrong licence is worse than none.
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 
 LICENSE_FILE_PATTERN = re.compile(r"^(licen[cs]e|copying|unlicense)([-._].*)?$", re.IGNORECASE)
 MAX_LICENSE_BYTES = 256 * 1024
 
 
 def is_license_file(path: str) -> bool:
-    return LICENSE_FILE_PATTERN.match(PurePosixPath(path).name) is not None
+    return LICENSE_FILE_PATTERN.match(path.rsplit("/", 1)[-1]) is not None
 
 
 def _squash(text: str) -> str:

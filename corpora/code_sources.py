@@ -185,10 +185,14 @@ def _tar_member_path(member: tarfile.TarInfo, skips: SkipCounter) -> str | None:
     return rel
 
 
+TAR_BUFFER_BYTES = 64 * 1024 * 1024
+
+
 def iter_tar(path: str, gate, skips: SkipCounter) -> Iterator:
-    """Two passes over the archive: headers (and the licence files) first, then contents in
-    archive order, which for a compressed tar costs one more decompression but no seeking
-    back and forth."""
+    """Two passes: the first reads the headers and the root's licence files (which may come
+    anywhere in the archive) and keeps the contents of the files the gate will read, up to
+    TAR_BUFFER_BYTES; the second yields in archive order, re-reading from the archive only what
+    did not fit (for a compressed tar, one more decompression, only for archives that large)."""
     with fsspec.open(path, "rb") as raw:
         try:
             tar = tarfile.open(fileobj=raw, mode="r:*")
@@ -197,25 +201,35 @@ def iter_tar(path: str, gate, skips: SkipCounter) -> Iterator:
             yield None
             return
         with tar:
-            members, texts, broken = [], {}, False
+            members, texts, buffered, broken = [], {}, {}, False
+            budget = TAR_BUFFER_BYTES
             try:
-                for member in tar:
+                for index, member in enumerate(tar):
                     members.append(member)
                     name = safe_member_path(member.name)
-                    if (member.isreg() and name and name.count("/") <= 1
-                            and is_license_file(name) and member.size <= MAX_LICENSE_BYTES):
+                    if not (member.isreg() and name):
+                        continue
+                    if (name.count("/") <= 1 and is_license_file(name)
+                            and member.size <= MAX_LICENSE_BYTES):
                         texts[name] = tar.extractfile(member).read()
+                    elif member.size <= budget and gate.before_read(name, member.size)[0] is None:
+                        buffered[index] = tar.extractfile(member).read()
+                        budget -= member.size
             except ARCHIVE_ERRORS:
                 broken = True  # counted after every complete member has been yielded
             regular = [m for m in members if m.isreg() and safe_member_path(m.name)]
             yield license_of(texts, root_prefix([safe_member_path(m.name) for m in regular]))
-            for member in members:
+            for index, member in enumerate(members):
                 rel = _tar_member_path(member, skips)
                 if rel is None:
                     continue
+
+                def read(index=index, member=member) -> bytes:
+                    data = buffered.pop(index, None)
+                    return data if data is not None else tar.extractfile(member).read()
+
                 try:
-                    admitted = _admit(gate, skips, rel, member.size,
-                                      lambda member=member: tar.extractfile(member).read())
+                    admitted = _admit(gate, skips, rel, member.size, read)
                 except ARCHIVE_ERRORS:
                     broken = True
                     break

@@ -20,7 +20,7 @@ import fsspec
 import pydantic
 import pytest
 
-from corpora import reader_for
+from corpora import code_sources, reader_for
 from corpora.code import FileGate, Options, iter_documents
 from corpora.code_languages import detect_language, path_skip_reason
 from corpora.code_licenses import detect_license_text, normalize_license_name
@@ -290,7 +290,7 @@ def _tar_add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def test_tar_gz_with_hostile_members(tmp_path, shared_data):
+def test_tar_gz_with_hostile_members(tmp_path, shared_data, monkeypatch):
     files = tmp_path / "files"
     expected = _build_tree(files, shared_data)
     archive = tmp_path / "pytree-1.0.tar.gz"
@@ -312,6 +312,12 @@ def test_tar_gz_with_hostile_members(tmp_path, shared_data):
     assert {d["meta"]["repo"] for d in docs} == {"pytree-1.0"}
     assert dict(skips) == {**expected["skips"], "code_unsafe_path": 3, "code_link": 1}
     assert not (tmp_path / "escape.py").exists()
+
+    # Archives larger than the in-memory buffer re-read the rest: same documents, same counts.
+    monkeypatch.setattr(code_sources, "TAR_BUFFER_BYTES", 30_000)
+    reread_docs, reread_skips = _read(archive, expected["options"])
+    assert reread_docs == docs and reread_skips == skips
+    monkeypatch.undo()
 
     # A truncated compressed archive: members before the cut, then one counted error.
     cut = tmp_path / "cut.tar.gz"
