@@ -163,6 +163,15 @@ def write_shard(
     )
 
 
+def _single_chunk(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one Array without copying when it is one chunk (write_shard writes one record
+    batch). `combine_chunks()` would copy even a single chunk out of the memory map."""
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    combined = column.combine_chunks()  # a shard written by another tool: correct, but a copy
+    return combined.chunk(0) if isinstance(combined, pa.ChunkedArray) else combined
+
+
 class ShardReader:
     """Memory-mapped, random-access view of one shard.
 
@@ -176,12 +185,10 @@ class ShardReader:
         reader = pa.ipc.open_file(self._source)
         self.header = ShardHeader.from_schema(reader.schema)
         table = reader.read_all()
-        tokens_column = table.column("tokens").combine_chunks()
-        if isinstance(tokens_column, pa.ChunkedArray):  # pyarrow < 15 returns a ChunkedArray
-            tokens_column = tokens_column.chunk(0)
+        tokens_column = _single_chunk(table.column("tokens"))
         self.offsets = tokens_column.offsets.to_numpy(zero_copy_only=True)
         self.tokens = tokens_column.values.to_numpy(zero_copy_only=True)
-        self.sources = table.column("source").combine_chunks()
+        self.sources = _single_chunk(table.column("source"))
         self.doc_ids = table.column("doc_id")
         self.num_docs = table.num_rows
 

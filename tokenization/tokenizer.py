@@ -1,0 +1,368 @@
+"""Load or train a tokenizer and describe it as a small, picklable `TokenizerSpec`.
+
+A spec carries the tokenizer file's path and sha256, the vocabulary size (added tokens included)
+and the special ids the shards record (`eos` always; `pad`, `mask`, `bos`, `sentinels` when the
+vocabulary has them). The live `tokenizers.Tokenizer` is loaded once per process and cached by
+sha256, so Ray tasks carry the spec, never the tokenizer.
+
+Training (`train_tokenizer`) makes a byte-level BPE (or, with kind="unigram", a byte-level Unigram)
+with EOS, PAD and MASK at ids 0, 1, 2 and `num_sentinels` span-denoising sentinels at the TOP of the
+vocabulary, T5 style: sentinel k is `<extra_id_k>` with id vocab_size-1-k.
+
+GPT-2-style byte-level BPEs can also run through tiktoken when its ranks file is given
+(`tiktoken_ranks=`): it is used only after the ranks are checked to map every token to the same id
+as tokenizer.json and a probe set encodes identically (see `encode.py` for the speed-up).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Literal, Sequence
+
+from tokenization.shards import ShardHeader, file_sha256
+
+# Looked up in this order when no explicit token is given (GPT-2/NeoX, T5/Llama, BERT, others).
+EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|eos|>", "<|end_of_text|>", "[SEP]")
+PAD_CANDIDATES = ("<pad>", "<|pad|>", "<|padding|>", "[PAD]")
+MASK_CANDIDATES = ("<mask>", "<|mask|>", "[MASK]")
+BOS_CANDIDATES = ("<s>", "<bos>", "<|startoftext|>", "<|begin_of_text|>", "[CLS]")
+SENTINEL_PATTERN = re.compile(r"<extra_id_(\d+)>")
+
+DEFAULT_SPECIAL_TOKENS = {"eos": "<|endoftext|>", "pad": "<|pad|>", "mask": "<|mask|>"}
+# The pre-tokenizer regex of GPT-2, HF's ByteLevel(use_regex=True) and tiktoken's r50k/p50k.
+GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+TIKTOKEN_PROBES = (
+    "Hello world",
+    "  leading spaces, trailing spaces   ",
+    "It's we'll they've I'M don't\r\n\r\nnew\tlines\u00a0nbsp",
+    "Zahlen 3.14159 und 1,000,000 – ünïcödé — 東京 🙂 Ελληνικά русский",
+    "def f(x):\n    return x**2  # code\n\n\n",
+    "text <|endoftext|> more text",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TokenizerSpec:
+    """What a worker needs to re-create the tokenizer and what the shards record about it."""
+
+    path: str
+    sha256: str
+    vocab_size: int  # max id + 1, added tokens included
+    special_ids: dict = field(default_factory=dict)  # {"eos": int, "pad"?, "mask"?, "bos"?, "sentinels"?}
+    tiktoken_ranks: str | None = None  # verified GPT-2-style ranks file: encode through tiktoken
+
+    @property
+    def eos_id(self) -> int:
+        return int(self.special_ids["eos"])
+
+    @property
+    def tokenizer(self):
+        """The `tokenizers.Tokenizer` (loaded once per process, cached by sha256)."""
+        return _cached_tokenizer(self.path, self.sha256)
+
+    @property
+    def tiktoken_encoding(self):
+        """The tiktoken Encoding when this spec uses one, else None."""
+        if self.tiktoken_ranks is None:
+            return None
+        return _cached_tiktoken(self.path, self.sha256, self.tiktoken_ranks)
+
+    def header(self) -> ShardHeader:
+        return ShardHeader(
+            tokenizer_sha256=self.sha256, vocab_size=self.vocab_size, special_ids=dict(self.special_ids)
+        )
+
+
+def load_tokenizer(
+    path: str | os.PathLike,
+    *,
+    eos_token: str | None = None,
+    pad_token: str | None = None,
+    mask_token: str | None = None,
+    tiktoken_ranks: str | os.PathLike | None = None,
+) -> TokenizerSpec:
+    """Describe any tokenizer.json. EOS is required: found among EOS_CANDIDATES or named by `eos_token`.
+
+    `tiktoken_ranks`: local path of the tiktoken ranks file of the same BPE (e.g. gpt2.tiktoken);
+    it is verified against tokenizer.json and refused with an explanation when it differs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer file {path} not found; give the path of a tokenizer.json")
+    sha256 = file_sha256(path)
+    tokenizer = _cached_tokenizer(str(path), sha256)
+    vocab = tokenizer.get_vocab(with_added_tokens=True)
+    special_ids: dict = {"eos": _find_token(vocab, eos_token, EOS_CANDIDATES, "eos", path, required=True)}
+    for role, explicit, candidates in (
+        ("pad", pad_token, PAD_CANDIDATES),
+        ("mask", mask_token, MASK_CANDIDATES),
+        ("bos", None, BOS_CANDIDATES),
+    ):
+        found = _find_token(vocab, explicit, candidates, role, path, required=explicit is not None)
+        if found is not None:
+            special_ids[role] = found
+    sentinels = sorted(
+        (int(m.group(1)), token_id) for token, token_id in vocab.items() if (m := SENTINEL_PATTERN.fullmatch(token))
+    )
+    if sentinels:
+        special_ids["sentinels"] = [token_id for _, token_id in sentinels]
+    spec = TokenizerSpec(
+        path=str(path),
+        sha256=sha256,
+        vocab_size=max(vocab.values()) + 1,
+        special_ids=special_ids,
+        tiktoken_ranks=str(tiktoken_ranks) if tiktoken_ranks is not None else None,
+    )
+    if spec.tiktoken_ranks is not None:
+        verify_tiktoken(spec)
+    return spec
+
+
+def _find_token(vocab, explicit, candidates, role, path, *, required) -> int | None:
+    if explicit is not None:
+        if explicit not in vocab:
+            raise ValueError(f"{path}: {role} token {explicit!r} is not in the vocabulary")
+        return vocab[explicit]
+    for candidate in candidates:
+        if candidate in vocab:
+            return vocab[candidate]
+    if required:
+        raise ValueError(
+            f"{path}: no {role} token among {', '.join(candidates)}; name it with "
+            f"`{role}_token` (e.g. tokenizer: {{{role}_token: '<|end|>'}} in recipe.yaml)"
+        )
+    return None
+
+
+_TOKENIZERS: dict[str, object] = {}  # sha256 -> Tokenizer: one per process, whatever path holds it
+
+
+def _cached_tokenizer(path: str, sha256: str):
+    if sha256 in _TOKENIZERS:
+        return _TOKENIZERS[sha256]
+    from tokenizers import Tokenizer
+
+    actual = file_sha256(path)
+    if actual != sha256:
+        raise ValueError(
+            f"tokenizer file {path} changed (sha256 {actual[:12]}, expected {sha256[:12]}); "
+            "reload it with load_tokenizer and rebuild"
+        )
+    tokenizer = Tokenizer.from_file(path)
+    # Corpus tokenization encodes whole documents: a max_length or padding from a model's
+    # tokenizer.json would silently cut or pad them.
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    _TOKENIZERS[sha256] = tokenizer
+    return tokenizer
+
+
+def _byte_level_decoder() -> dict[str, int]:
+    """GPT-2's printable-unicode stand-in for each byte, inverted (HF ByteLevel vocab -> bytes)."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    printable += list(range(ord("®"), ord("ÿ") + 1))
+    chars, extra = {}, 0
+    for byte in range(256):
+        if byte in printable:
+            chars[chr(byte)] = byte
+        else:
+            chars[chr(256 + extra)] = byte
+            extra += 1
+    return chars
+
+
+def read_tiktoken_ranks(path: str | os.PathLike) -> dict[bytes, int]:
+    """Parse a tiktoken ranks file (one `base64-token rank` per line) from a local path."""
+    ranks = {}
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.strip():
+                token, rank = line.split()
+                ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+@lru_cache(maxsize=4)
+def _cached_tiktoken(path: str, sha256: str, ranks_path: str):  # keyed by sha256 too (path is only where to load)
+    import tiktoken
+
+    tokenizer = _cached_tokenizer(path, sha256)
+    specials = {t.content: i for i, t in tokenizer.get_added_tokens_decoder().items()}
+    return tiktoken.Encoding(
+        f"corpusmill-{sha256[:12]}",
+        pat_str=GPT2_PATTERN,
+        mergeable_ranks=read_tiktoken_ranks(ranks_path),
+        special_tokens=specials,
+    )
+
+
+def verify_tiktoken(spec: TokenizerSpec) -> None:
+    """Refuse a ranks file that would not give tokenizer.json's ids (fix: drop `tiktoken_ranks`)."""
+    tokenizer = spec.tokenizer
+    config = json.loads(tokenizer.to_str())
+    pre = config.get("pre_tokenizer") or {}
+    problems = []
+    if config["model"]["type"] != "BPE" or config.get("normalizer") is not None:
+        problems.append("it is not a plain BPE without normalizer")
+    if pre.get("type") != "ByteLevel" or pre.get("add_prefix_space") or not pre.get("use_regex", True):
+        problems.append("its pre-tokenizer is not GPT-2's ByteLevel(add_prefix_space=False)")
+    added = tokenizer.get_added_tokens_decoder().values()
+    if any(not t.special or t.lstrip or t.rstrip or t.single_word or t.normalized for t in added):
+        problems.append("it has added tokens that are not plain special tokens")
+    if not problems:
+        to_byte = _byte_level_decoder()
+        ranks = read_tiktoken_ranks(spec.tiktoken_ranks)
+        model_vocab = config["model"]["vocab"]
+        as_bytes = {bytes(to_byte[c] for c in token): token_id for token, token_id in model_vocab.items()}
+        if as_bytes != ranks:
+            problems.append(f"its {len(model_vocab)} tokens do not map to the {len(ranks)} ranks one to one")
+    if not problems:
+        encoding = spec.tiktoken_encoding
+        for probe in TIKTOKEN_PROBES:
+            if encoding.encode(probe, allowed_special="all") != tokenizer.encode(probe, add_special_tokens=False).ids:
+                problems.append(f"ids differ on the probe {probe!r}")
+                break
+    if problems:
+        raise ValueError(
+            f"tiktoken ranks {spec.tiktoken_ranks} do not reproduce {spec.path}: {'; '.join(problems)}; "
+            "drop `tiktoken_ranks` to encode with tokenizers"
+        )
+
+
+def train_tokenizer(
+    texts: Iterable[str],
+    *,
+    vocab_size: int,
+    out_path: str | os.PathLike,
+    kind: Literal["bpe", "unigram"] = "bpe",
+    special_tokens: dict[str, str] | None = None,
+    num_sentinels: int = 100,
+    min_frequency: int = 2,
+    sample_docs: int | None = None,
+    seed: int = 0,
+) -> TokenizerSpec:
+    """Train a byte-level BPE (or Unigram) tokenizer, save tokenizer.json and return its spec.
+
+    Ids: `special_tokens` (role -> string; default EOS/PAD/MASK) first, then the learned vocabulary,
+    then the sentinels at the top (sentinel k = final vocab_size-1-k). When the corpus is too small
+    to learn `vocab_size - num_sentinels` entries, the vocabulary is smaller and the sentinels still
+    sit at its top. `sample_docs` keeps a seeded uniform sample of the texts (reservoir). The same
+    texts, options and seed give a byte-identical file (checked by the tests via sha256).
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    specials = dict(special_tokens or DEFAULT_SPECIAL_TOKENS)
+    if "eos" not in specials:
+        raise ValueError("special_tokens needs an 'eos' entry (e.g. {'eos': '<|endoftext|>'})")
+    sentinel_tokens = [f"<extra_id_{k}>" for k in range(num_sentinels)]
+    base_tokens = list(specials.values())
+    learned_size = vocab_size - num_sentinels
+    if learned_size <= len(base_tokens) + 256:
+        raise ValueError(f"vocab_size {vocab_size} leaves no room for 256 bytes, specials and sentinels")
+    if sample_docs is not None:
+        texts = _reservoir_sample(texts, sample_docs, seed)
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    if kind == "bpe":
+        tokenizer = Tokenizer(models.BPE())
+        trainer = trainers.BpeTrainer(
+            vocab_size=learned_size,
+            min_frequency=min_frequency,
+            special_tokens=base_tokens,
+            initial_alphabet=alphabet,
+            show_progress=False,
+        )
+    elif kind == "unigram":
+        unk = specials.setdefault("unk", "<unk>")
+        base_tokens = list(specials.values())
+        tokenizer = Tokenizer(models.Unigram())
+        trainer = trainers.UnigramTrainer(
+            vocab_size=learned_size,
+            special_tokens=base_tokens,
+            unk_token=unk,
+            show_progress=False,
+        )
+    else:
+        raise ValueError(f"unknown tokenizer kind {kind!r}; choose 'bpe' or 'unigram'")
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    if kind == "unigram":
+        tokenizer = _canonical_unigram(tokenizer, num_specials=len(base_tokens))
+    # Added in reverse so that <extra_id_0> lands on the last id, <extra_id_1> one below, ...
+    tokenizer.add_special_tokens(list(reversed(sentinel_tokens)))
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tokenizer.save(str(tmp))
+    os.replace(tmp, out_path)
+    spec = load_tokenizer(
+        out_path, eos_token=specials["eos"], pad_token=specials.get("pad"), mask_token=specials.get("mask")
+    )
+    (out_path.with_name(out_path.name + ".sha256")).write_text(f"{spec.sha256}  {out_path.name}\n")
+    return spec
+
+
+def _canonical_unigram(tokenizer, *, num_specials: int):
+    """Make a trained Unigram independent of the trainer's hash-map order, and byte-complete.
+
+    HF's UnigramTrainer iterates hash maps: runs differ in the last float digits of the scores, in
+    the order of tied pieces, and in which character gets which made-up score. So it trains without
+    `initial_alphabet`; here the scores are rounded to 1e-6, made-up scores re-assigned in character
+    order, pieces sorted by (score desc, piece), and every byte-level character never seen is added below the lowest
+    score (in character order) in place of as many of the lowest-scored multi-character pieces,
+    so that any text encodes without <unk> and the size stays what was asked.
+    """
+    from tokenizers import Tokenizer, pre_tokenizers
+
+    config = json.loads(tokenizer.to_str())
+    vocab = config["model"]["vocab"]
+    specials, learned = vocab[:num_specials], vocab[num_specials:]
+    learned = [[piece, round(score, 6)] for piece, score in learned]
+    # The trainer gives each seen character that EM dropped the score min + k * 1e-4, k in hash
+    # order: hand the single characters on that grid their scores in character order instead.
+    if learned:
+        lowest = min(score for _, score in learned)
+        on_grid = [
+            i for i, (piece, score) in enumerate(learned)
+            if len(piece) == 1 and abs((score - lowest) / 1e-4 - round((score - lowest) / 1e-4)) < 1e-2
+            and score - lowest < 1e-4 * len(learned)
+        ]
+        scores = sorted((learned[i][1] for i in on_grid), reverse=True)
+        for i, piece, score in zip(on_grid, sorted(learned[i][0] for i in on_grid), scores):
+            learned[i] = [piece, score]
+    learned.sort(key=lambda e: (-e[1], e[0]))
+    present = {piece for piece, _ in learned}
+    missing = sorted(set(pre_tokenizers.ByteLevel.alphabet()) - present)
+    if missing:
+        floor = (learned[-1][1] if learned else 0.0) - 1.0
+        removable = [i for i in range(len(learned) - 1, -1, -1) if len(learned[i][0]) > 1][: len(missing)]
+        keep = set(range(len(learned))) - set(removable)
+        learned = [learned[i] for i in sorted(keep)] + [[char, floor] for char in missing]
+    config["model"]["vocab"] = specials + learned
+    return Tokenizer.from_str(json.dumps(config))
+
+
+def _reservoir_sample(texts: Iterable[str], k: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    sample: list[str] = []
+    for i, text in enumerate(texts):
+        if i < k:
+            sample.append(text)
+        else:
+            j = rng.randint(0, i)
+            if j < k:
+                sample[j] = text
+    return sample
+
+
+def sentinel_ids(spec: TokenizerSpec) -> Sequence[int]:
+    """Sentinel ids ordered by k (empty when the vocabulary has none)."""
+    return spec.special_ids.get("sentinels", [])
