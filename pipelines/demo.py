@@ -36,7 +36,7 @@ def write_demo_inputs(run_dir: Path) -> Path:
              "options": {"text_field": "text", "id_field": "topic"}},
             {"name": "code", "kind": "code",
              "paths": [str(stdlib / p) for p in STDLIB_PACKAGES if (stdlib / p).is_dir()],
-             "options": {"licence": "PSF-2.0"}},
+             "options": {"repo": "cpython-stdlib"}},
         ],
         "filter": demo_filter_section(),
         "tokenize": {"train": {"vocab_size": 4096, "kind": "bpe", "sample_docs": 2000}},
