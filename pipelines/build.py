@@ -19,8 +19,8 @@ from rich.table import Table
 
 from pipelines.recipe import ResolvedRecipe
 from pipelines.rundir import RunDir
-from pipelines.runner import Runner, StageResult, TaskSpec, fingerprint_of
-from pipelines.stages.extract import extract_task
+from pipelines.runner import Runner, StageResult, TaskSpec
+from pipelines.stages.extract import extract_task, part_path
 
 
 @dataclass
@@ -108,8 +108,7 @@ def build(resolved: ResolvedRecipe, *, address: str | None = None,
                 max_retries=runner_config.max_retries, console=console,
                 show_progress=show_progress) as runner:
         tasks = extract_tasks(resolved)
-        results.append(runner.run_stage(run.url, "extract", tasks, extract_task,
-                                        fingerprint_of("extract", [t.payload for t in tasks])))
+        results.append(runner.run_stage(run.url, "extract", tasks, extract_task))
         for stage in later_stages(resolved):
             results.append(stage(resolved, runner, run, results))
     summary = {r.stage: merge_stats(r.stats) for r in results}
@@ -131,7 +130,86 @@ def build(resolved: ResolvedRecipe, *, address: str | None = None,
 
 def later_stages(resolved: ResolvedRecipe) -> list:
     """Stages after extract, in order, each `fn(resolved, runner, run, results) -> StageResult`."""
-    return []
+    stages = []
+    if resolved.sections.get("filter") is not None:
+        stages += [run_annotate, run_filter]
+    if resolved.recipe.tokenize is not None:
+        stages.append(run_tokenize)
+        if resolved.sections.get("mix") is not None:
+            stages.append(run_mix)
+    return stages
+
+
+def _downstream(previous: StageResult, stage: str, extra: dict) -> list[TaskSpec]:
+    """One task per part of the previous stage, same task id, chained to its fingerprint."""
+    tasks = []
+    for spec in previous.tasks:
+        payload = {
+            "task_id": spec.task_id, "source": spec.payload["source"], "kind": spec.payload["kind"],
+            "input": part_path(previous.stage, spec.payload["source"], spec.task_id),
+            "upstream": spec.fingerprint, **extra,
+        }
+        tasks.append(TaskSpec(spec.task_id, payload))
+    return tasks
+
+
+def run_annotate(resolved, runner, run, results):
+    from pipelines.filters import settings_for
+    from pipelines.stages.filtering import annotate_task
+
+    config = resolved.sections["filter"]
+    tasks = [
+        TaskSpec(t.task_id, {**t.payload, "annotate": settings_for(
+            config, t.payload["source"], t.payload["kind"]).annotate.model_dump(mode="json")})
+        for t in _downstream(results[-1], "annotate", {})
+    ]
+    return runner.run_stage(run.url, "annotate", tasks, annotate_task)
+
+
+def run_filter(resolved, runner, run, results):
+    from pipelines.filters import settings_for
+    from pipelines.stages.filtering import filter_task
+
+    config = resolved.sections["filter"]
+    common = {"rejects_sample_rate": config.rejects_sample_rate, "seed": resolved.recipe.seed}
+    tasks = [
+        TaskSpec(t.task_id, {**t.payload, "thresholds": settings_for(
+            config, t.payload["source"], t.payload["kind"]).thresholds.model_dump(mode="json")})
+        for t in _downstream(results[-1], "filter", common)
+    ]
+    return runner.run_stage(run.url, "filter", tasks, filter_task)
+
+
+def run_tokenize(resolved, runner, run, results):
+    from pipelines.stages.tokenize import prepare_tokenizer, tokenize_task
+
+    previous = results[-1]
+    tok = resolved.recipe.tokenize
+    if tok.tokenizer is not None:
+        tok = tok.model_copy(update={"tokenizer": str(resolved.resolve_path(tok.tokenizer))})
+    parts = [part_path(previous.stage, t.payload["source"], t.task_id) for t in previous.tasks]
+    path = prepare_tokenizer(run, tok, parts, resolved.recipe.seed)
+    from tokenization.shards import file_sha256
+
+    tokenizer = {"path": str(path), "sha256": file_sha256(path), "eos_token": tok.eos_token}
+    tasks = _downstream(previous, "tokenize", {"tokenizer": tokenizer})
+    return runner.run_stage(run.url, "tokenize", tasks, tokenize_task)
+
+
+def run_mix(resolved, runner, run, results):
+    from pipelines.stages.mix import mix_task
+
+    previous = results[-1]
+    config = resolved.sections["mix"]
+    if "seed" not in config.model_fields_set:
+        config = config.model_copy(update={"seed": resolved.recipe.seed})
+    parts: dict[str, list[str]] = {}
+    for task in previous.tasks:
+        parts.setdefault(task.payload["source"], []).append(part_path("tokenize", task.payload["source"], task.task_id))
+    payload = {"task_id": "shards", "source": "_all", "kind": "mix", "mix": config.model_dump(mode="json"),
+               "tokenizer": previous.tasks[0].payload["tokenizer"] if previous.tasks else None,
+               "parts": parts, "upstream": [t.fingerprint for t in previous.tasks]}
+    return runner.run_stage(run.url, "mix", [TaskSpec("shards", payload)], mix_task)
 
 
 def print_summary(console: Console, results: list[StageResult], summary: dict) -> None:
@@ -139,9 +217,10 @@ def print_summary(console: Console, results: list[StageResult], summary: dict) -
     for column in ("stage", "source", "tasks run/skipped", "docs out", "top reasons"):
         table.add_column(column)
     for result in results:
-        for source, totals in summary[result.stage].items():
+        for i, (source, totals) in enumerate(summary[result.stage].items()):
             top = sorted(totals["reasons"].items(), key=lambda kv: -kv[1])[:3]
-            table.add_row(result.stage, source, f"{result.num_executed}/{result.num_skipped}",
+            table.add_row(result.stage if i == 0 else "", source,
+                          f"{result.num_executed}/{result.num_skipped}" if i == 0 else "",
                           f"{totals.get('num_docs_out', 0):,}",
                           ", ".join(f"{k}={v}" for k, v in top))
     console.print(table)

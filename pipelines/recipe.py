@@ -133,6 +133,11 @@ class ResolvedRecipe:
             run_dir = str((self.base_dir / run_dir).resolve())
         return run_dir
 
+    def resolve_path(self, value: str) -> Path:
+        """A local path from the recipe: ~ and $VARS expanded, relative to the recipe's folder."""
+        path = Path(os.path.expandvars(os.path.expanduser(value)))
+        return path if path.is_absolute() else self.base_dir / path
+
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.recipe.sources if s.name == name)
 

@@ -8,6 +8,7 @@ progress bar per stage.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -32,6 +33,12 @@ class TaskSpec:
     task_id: str  # stable, path-safe; unique within a stage
     payload: dict  # a config, never a live object: it travels to a worker
 
+    @property
+    def fingerprint(self) -> str:
+        """Everything the task's output depends on. Downstream payloads carry their upstream
+        task's fingerprint, so a changed input reruns exactly the tasks it reaches."""
+        return fingerprint_of(self.payload)
+
 
 @dataclass
 class StageResult:
@@ -40,6 +47,7 @@ class StageResult:
     num_skipped: int
     stats: list[dict] = field(default_factory=list)  # per task, executed and skipped alike
     seconds: float = 0.0
+    tasks: list[TaskSpec] = field(default_factory=list)  # what the next stage maps over
 
 
 class StageFailed(RuntimeError):
@@ -95,8 +103,7 @@ class Runner:
     def cluster_cpus(self) -> int:
         return int(ray.cluster_resources().get("CPU", 1))
 
-    def run_stage(self, run_url: str, stage: str, tasks: list[TaskSpec], fn: TaskFn,
-                  fingerprint: str) -> StageResult:
+    def run_stage(self, run_url: str, stage: str, tasks: list[TaskSpec], fn: TaskFn) -> StageResult:
         started = time.perf_counter()
         run = RunDir(run_url)
         ids = [t.task_id for t in tasks]
@@ -105,13 +112,13 @@ class Runner:
         pending, done_stats = [], []
         for task in tasks:
             marker = _marker(stage, task.task_id)
-            if run.exists(marker) and run.fs.cat_file(run.path(marker)).decode() == fingerprint:
+            if run.exists(marker) and run.fs.cat_file(run.path(marker)).decode() == task.fingerprint:
                 done_stats.append(run.read_json(_stats_path(stage, task.task_id)))
             else:
                 pending.append(task)
 
         remote = ray.remote(max_retries=self.max_retries, retry_exceptions=True)(_execute)
-        futures = {remote.remote(run_url, stage, t, fingerprint, fn): t for t in pending}
+        futures = {remote.remote(run_url, stage, t, t.fingerprint, fn): t for t in pending}
         failures: list[str] = []
         with Progress(TextColumn(f"[bold]{stage:<9}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("{task.fields[note]}"),
@@ -137,13 +144,11 @@ class Runner:
         order = {task_id: i for i, task_id in enumerate(ids)}
         done_stats.sort(key=lambda s: order.get(s["task"], len(order)))
         return StageResult(stage, len(pending), len(tasks) - len(pending), done_stats,
-                           time.perf_counter() - started)
+                           time.perf_counter() - started, list(tasks))
 
 
 def fingerprint_of(*parts: Any) -> str:
-    """A stable hash of a stage's configuration: a changed config reruns the stage's tasks."""
-    import hashlib
-
+    """A stable hash of JSON-able configuration."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -39,23 +39,23 @@ def always_fails(run_url: str, payload: dict) -> dict:
     return {"source": "numbers", "num_docs_out": 1}
 
 
-def _tasks(log_dir, count=4):
-    return [TaskSpec(f"t{n}", {"n": n, "log_dir": str(log_dir)}) for n in range(count)]
+def _tasks(log_dir, count=4, version=1):
+    return [TaskSpec(f"t{n}", {"n": n, "log_dir": str(log_dir), "version": version}) for n in range(count)]
 
 
 def test_stage_writes_outputs_stats_and_markers_then_skips_on_rerun(ray_cluster, tmp_path):
     run, logs = tmp_path / "run", tmp_path / "logs"
     logs.mkdir()
-    first = ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square, "fp1")
+    first = ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square)
     assert (first.num_executed, first.num_skipped) == (4, 0)
     assert [json.loads((run / "square" / f"{n}.json").read_text())["square"] for n in range(4)] == [0, 1, 4, 9]
     assert sorted(os.listdir(run / "_done" / "square")) == ["t0", "t1", "t2", "t3"]
-    assert (run / "_done" / "square" / "t0").read_text() == "fp1"
+    assert (run / "_done" / "square" / "t0").read_text() == _tasks(logs)[0].fingerprint
     stats = json.loads((run / "_stats" / "square" / "t3.json").read_text())
     assert (stats["task"], stats["stage"], stats["num_docs_out"]) == ("t3", "square", 1)
     assert len(os.listdir(logs)) == 4
 
-    again = ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square, "fp1")
+    again = ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square)
     assert (again.num_executed, again.num_skipped) == (0, 4)
     assert len(os.listdir(logs)) == 4  # nothing ran
     assert [s["task"] for s in again.stats] == ["t0", "t1", "t2", "t3"]
@@ -64,12 +64,12 @@ def test_stage_writes_outputs_stats_and_markers_then_skips_on_rerun(ray_cluster,
 def test_missing_marker_or_changed_fingerprint_reruns_only_those_tasks(ray_cluster, tmp_path):
     run, logs = tmp_path / "run", tmp_path / "logs"
     logs.mkdir()
-    ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square, "fp1")
+    ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square)
     os.remove(run / "_done" / "square" / "t2")  # as if killed after the output, before the marker
-    resumed = ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square, "fp1")
+    resumed = ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square)
     assert (resumed.num_executed, resumed.num_skipped) == (1, 3)
     assert sorted(name.split("-")[0] for name in os.listdir(logs)) == ["0", "1", "2", "2", "3"]
-    changed = ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square, "fp2")
+    changed = ray_cluster.run_stage(str(run), "square", _tasks(logs, version=2), write_square)
     assert (changed.num_executed, changed.num_skipped) == (4, 0)
 
 
@@ -85,7 +85,7 @@ def test_failed_task_is_retried(ray_cluster, tmp_path):
 def test_a_task_failing_every_retry_names_itself_and_keeps_the_others(ray_cluster, tmp_path):
     run = tmp_path / "run"
     with pytest.raises(StageFailed) as error:
-        ray_cluster.run_stage(str(run), "fails", _tasks(tmp_path), always_fails, "fp")
+        ray_cluster.run_stage(str(run), "fails", _tasks(tmp_path), always_fails)
     assert "t2: ValueError: bad input 2" in str(error.value)
     assert "1 of 4 tasks failed" in str(error.value)
     assert sorted(os.listdir(run / "_done" / "fails")) == ["t0", "t1", "t3"]

@@ -1,0 +1,64 @@
+"""tokenize: kept documents -> tokenize/<source>/part-<task>.parquet (doc_id, source, tokens, num_tokens).
+
+One tokenizer per worker process (cached by sha256 in tokenization.tokenizer); the tokenizer is
+chosen once per build on the driver (loaded, or trained on a seeded sample) and travels as a path.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.compute as pc
+
+from pipelines.rundir import RunDir
+from pipelines.stages.extract import part_path
+from tokenization.encode import encode_table
+from tokenization.tokenizer import load_tokenizer, train_tokenizer
+
+TOKENIZER_REL = "tokenizer/tokenizer.json"
+
+
+def tokenize_task(run_url: str, payload: dict) -> dict:
+    run = RunDir(run_url)
+    spec = load_tokenizer(payload["tokenizer"]["path"], eos_token=payload["tokenizer"]["eos_token"])
+    table = run.read_parquet(payload["input"], columns=["id", "source", "text"])
+    tokens = encode_table(table, spec)
+    run.write_parquet(part_path("tokenize", payload["source"], payload["task_id"]), tokens)
+    return {
+        "source": payload["source"],
+        "num_docs_in": table.num_rows,
+        "num_docs_out": tokens.num_rows,
+        "num_chars_in": pc.sum(pc.utf8_length(table["text"])).as_py() or 0,
+        "num_tokens_out": pc.sum(tokens["num_tokens"]).as_py() or 0,
+    }
+
+
+def prepare_tokenizer(run: RunDir, tokenize_config, sample_parts: list[str], seed: int) -> Path:
+    """Put the build's tokenizer at RUN/tokenizer/tokenizer.json: copy the given one, or train one
+    on a seeded sample of the kept documents (reused while its settings and inputs are unchanged)."""
+    target = Path(run.local_path(TOKENIZER_REL))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if tokenize_config.tokenizer is not None:
+        source = Path(tokenize_config.tokenizer)
+        if not target.is_file() or target.read_bytes() != source.read_bytes():
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+        return target
+    settings = dict(tokenize_config.train)
+    settings_file = target.with_name("train-settings.json")
+
+    wanted = json.dumps({"settings": settings, "parts": sample_parts, "seed": seed}, sort_keys=True)
+    if target.is_file() and settings_file.is_file() and settings_file.read_text() == wanted:
+        return target
+
+    def texts():
+        for part in sample_parts:
+            yield from run.read_parquet(part, columns=["text"]).column("text").to_pylist()
+
+    train_tokenizer(texts(), vocab_size=int(settings.pop("vocab_size", 32_000)), out_path=target,
+                    kind=settings.pop("kind", "bpe"), sample_docs=settings.pop("sample_docs", None),
+                    seed=seed, **settings)
+    settings_file.write_text(wanted)
+    return target
