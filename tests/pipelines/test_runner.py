@@ -77,7 +77,7 @@ def test_failed_task_is_retried(ray_cluster, tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
     result = ray_cluster.run_stage(str(tmp_path / "run"), "flaky", [TaskSpec("only", {"log_dir": str(logs)})],
-                                   flaky, "fp")
+                                   flaky)
     assert result.num_executed == 1
     assert (tmp_path / "run" / "_done" / "flaky" / "only").is_file()
 
