@@ -1,0 +1,95 @@
+"""TrainConfig: everything one training run is told (the CLI builds it; checkpoints store it)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from train.model import DEFAULT_SEQ_LEN, PRESETS
+
+# Peak learning rates by preset: tiny/mini are small enough for 3e-3/1e-3; the 100M+ presets use
+# GPT-2 small's 6e-4 (fine for BERT/T5 sizes with AdamW and warmup too).
+DEFAULT_LR = {"tiny": 3e-3, "mini": 1e-3}
+FALLBACK_LR = 6e-4
+
+# Resume must keep these equal, or the data order / masks / shapes would differ from the run saved.
+RESUME_INVARIANTS = ("objective", "model", "seq_len", "batch_size", "seed", "doc_mask",
+                     "num_sentinels", "vocab_multiple")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TrainConfig:
+    run: str  # run directory (with shards/manifest.json), shards directory or manifest path
+    objective: str  # "clm" | "mlm" | "span"
+    model: str = "tiny"  # a train.model.PRESETS name
+    steps: int = 50  # total optimizer steps the schedule is planned for
+    stop_at_step: int | None = None  # stop (with a checkpoint) earlier; resume continues the schedule
+    seq_len: int | None = None  # clm/mlm window; span encoder length (EOS included). None: by preset
+    batch_size: int = 8  # global batch in samples (windows), over all micro-batches and processes
+    micro_batch_size: int | None = None  # per process; None = batch_size / processes
+    lr: float | None = None  # peak; None: DEFAULT_LR by preset
+    min_lr_ratio: float = 0.1
+    warmup_steps: int | None = None  # None: 5% of steps (at least 1)
+    schedule: str = "cosine"  # "cosine" | "wsd" (warmup-stable-decay)
+    decay_fraction: float = 0.2  # wsd: final fraction of steps that decays linearly to min lr
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0  # 0 disables
+    eval_every: int = 100  # steps; evaluation also runs after the last step
+    eval_samples: int = 64
+    ckpt_every: int = 100  # steps; a checkpoint is also written after the last step
+    keep_checkpoints: int = 3
+    checkpoint: bool = True  # False: write none (benchmarks)
+    out: str | None = None  # None: <run>/train/<objective>-<model>
+    resume: str = "auto"  # "auto" (latest in out, if any) | "never" | a checkpoint path
+    seed: int = 1337
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+    dtype: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "bf16" | "fp32"
+    compile: bool = False
+    doc_mask: bool = False  # clm/mlm: attend within documents only, positions restart per document
+    deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise-reproducible CPU runs)
+    log_every: int = 1
+    tensorboard: bool = False  # also write TensorBoard events, if the package is installed
+    peak_tflops: float | None = None  # override the device's peak bf16 dense TFLOP/s for MFU
+    num_sentinels: int = 100
+    vocab_multiple: int = 128
+    prefetch: int = 2  # steps of batches built ahead in a background thread
+    quiet: bool = False
+
+    def resolved_seq_len(self) -> int:
+        if self.seq_len is not None:
+            return self.seq_len
+        return DEFAULT_SEQ_LEN.get(self.model) or PRESETS[self.model]["max_seq_len"]
+
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR.get(self.model, FALLBACK_LR)
+
+    def resolved_warmup(self) -> int:
+        return self.warmup_steps if self.warmup_steps is not None else max(1, round(0.05 * self.steps))
+
+    def out_dir(self, manifest_dir: Path) -> Path:
+        if self.out is not None:
+            return Path(self.out)
+        run_dir = manifest_dir.parent if manifest_dir.name == "shards" else manifest_dir
+        return run_dir / "train" / f"{self.objective}-{self.model}"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["seq_len"] = self.resolved_seq_len()
+        return data
+
+    def validate(self) -> None:
+        if self.model not in PRESETS:
+            raise ValueError(f"unknown --model {self.model!r}; choose one of {', '.join(PRESETS)}")
+        if self.schedule not in ("cosine", "wsd"):
+            raise ValueError(f"unknown --schedule {self.schedule!r}; choose cosine or wsd")
+        if self.dtype not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"unknown --dtype {self.dtype!r}; choose auto, bf16 or fp32")
+        if self.steps < 1:
+            raise ValueError("--steps must be at least 1")
+        if self.stop_at_step is not None and not 0 < self.stop_at_step <= self.steps:
+            raise ValueError(f"--stop-at-step must be in 1..{self.steps}")
+
+
+def config_field_names() -> list[str]:
+    return [f.name for f in fields(TrainConfig)]
