@@ -301,3 +301,13 @@ def test_options_reject_unknown_keys_and_are_frozen():
     with pytest.raises(pydantic.ValidationError):
         options.min_text_chars = 5
     assert (options.extractor, options.min_text_chars, options.max_payload_bytes) == ("resiliparse", 1, 5 * 1024 * 1024)
+
+
+def test_uncompressed_warc_gives_the_same_pages(shared_data: Path, tmp_path: Path):
+    source = shared_data / "web/warc-real/dolma_sample-0001.warc.gz"
+    plain = tmp_path / "sample.warc"
+    plain.write_bytes(gzip.decompress(source.read_bytes()))
+    compressed_docs, _ = read_all(str(source))
+    plain_docs, skips = read_all(str(plain))
+    assert [(d["url"], d["text"]) for d in plain_docs] == [(d["url"], d["text"]) for d in compressed_docs]
+    assert len(plain_docs) == 15 and skips["warc_request"] == 15
