@@ -79,9 +79,12 @@ def iter_documents(
     renderer: WikitextRenderer | None = None
     failure: str | None = None
     with _open_decompressed(path) as stream:
+        # read1, not read: a buffered read(n) that hits a truncated end raises and throws away the
+        # up to n bytes it had already decompressed; read1 hands back each piece as it comes.
+        read_piece = getattr(stream, "read1", stream.read)
         while failure is None:
             try:
-                chunk = stream.read(options.read_chunk_bytes)
+                chunk = read_piece(options.read_chunk_bytes)
             except EOFError:  # compressed stream ends before its end-of-stream marker
                 failure = "error:truncated_dump"
                 break

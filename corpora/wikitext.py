@@ -47,6 +47,8 @@ _REF_SELF_CLOSING = re.compile(r"<ref\b[^>]*?/\s*>", re.IGNORECASE)
 _REF_PAIRED = re.compile(r"<ref\b[^>]*>.*?</ref\s*>", re.IGNORECASE | re.DOTALL)
 _REFERENCES = re.compile(r"<references\b[^>]*?(?:/\s*>|>.*?</references\s*>)", re.IGNORECASE | re.DOTALL)
 
+# Rendered headings carry this mark until the final clean-up, which needs to see section starts.
+_HEADING_MARK = "\ue000"  # private use: never in real text, and not whitespace to strip()
 _STYLE_QUOTES = re.compile(r"'{2,}")
 _MAGIC_WORD = re.compile(r"__[^\W_]+__")
 _LEFTOVER_TAG = re.compile(r"</?(?:ref|references)\b[^>]*>", re.IGNORECASE)
@@ -117,7 +119,7 @@ class WikitextRenderer:
             elif kind is Heading:
                 title: list[str] = []
                 self._render_nodes(node.title.nodes, title)
-                out.append("\n" + " ".join("".join(title).split()) + "\n")
+                out.append("\n" + _HEADING_MARK + " ".join("".join(title).split()) + "\n")
             elif kind is HTMLEntity:
                 out.append(node.normalize())
             elif kind is ExternalLink:
@@ -141,6 +143,8 @@ class WikitextRenderer:
                 caption = str(link.text).rsplit("|", 1)[-1]
                 if not _FILE_OPTION.match(caption):
                     self._render_nodes(mwparserfromhell.parse(caption, skip_style_tags=True).nodes, out)
+            if link.text is not None:
+                self._render_after_paragraph_break(link.text.nodes, out)
             return
         if prefix in config.category_prefixes:
             if visible:  # "see also [[:Category:Births 1944]]": the category's own name reads as prose
@@ -155,6 +159,15 @@ class WikitextRenderer:
                 out.append(re.sub(r"\s*\(.*\)\s*$", "", rest if sep else target))
         else:
             out.append(target.replace("_", " "))
+
+    def _render_after_paragraph_break(self, nodes, out: list[str]) -> None:
+        """A file link missing its "]]" swallows the paragraphs up to some later "]]": a caption
+        never spans a blank line, so whatever follows the first one is article text."""
+        for index, node in enumerate(nodes):
+            if type(node) is Text and "\n\n" in node.value:
+                out.append("\n\n" + node.value.split("\n\n", 1)[1])
+                self._render_nodes(nodes[index + 1:], out)
+                return
 
     def _is_file_link(self, link: Wikilink, prefix: str, name: str) -> bool:
         if prefix in self.config.file_prefixes:
@@ -244,6 +257,9 @@ def _strip_unparsed_tables(lines: list[str]) -> list[str]:
         elif depth:
             if stripped.startswith("|}"):
                 depth -= 1
+            elif stripped.startswith(_HEADING_MARK):  # an unclosed table ends at the next section
+                depth = 0
+                kept.append(line)
         elif not stripped.startswith("|"):
             kept.append(line)
     return kept
@@ -258,7 +274,7 @@ def _clean_text(text: str, *, keep_tables: bool) -> str:
     lines = text.split("\n")
     if not keep_tables:
         lines = _strip_unparsed_tables(lines)
-    text = "\n".join(lines)
+    text = "\n".join(lines).replace(_HEADING_MARK, "")
     text = text.replace("{{", "").replace("}}", "").replace("[[", "").replace("]]", "")
     text = _EMPTY_PARENS.sub("", text)
     text = _PAREN_LEADING_PUNCT.sub(r"\1", text)
