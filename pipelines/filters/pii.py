@@ -1,0 +1,61 @@
+"""E-mail and IP address scrubbing with datatrove's PIIFormatter regexes and replacements.
+
+Unlike datatrove (whose replacement cycle runs across all documents of a process), the cycle of
+replacements restarts in every document, so the output does not depend on how documents are
+batched or which worker sees them. Only public (global) IP addresses are replaced by default.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+EMAIL = re.compile(
+    r"\b[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:(?:[A-Za-z0-9](?:["
+    r"A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?|\[(?:(?:25[0-5]|2[0-4][0-9]|["
+    r"01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?|[A-Za-z0-9-]*[A-Za-z0-9]:)])")
+IP = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)")
+_DIGIT_DOT_DIGIT = re.compile(r"\d\.\d")
+
+
+def _is_public_ip(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).is_global
+    except ValueError:
+        return False
+
+
+def scrub(text: str, options: dict[str, Any]) -> tuple[str, int]:
+    """(text with e-mails and IPs replaced, number of replacements)."""
+    replaced = 0
+
+    def substitute(pattern: re.Pattern, replacements: list[str], text: str, validate) -> str:
+        nonlocal replaced
+        cycle = 0
+
+        def replacement(match: re.Match) -> str:
+            nonlocal cycle, replaced
+            if validate is not None and not validate(match.group(0)):
+                return match.group(0)
+            out = replacements[cycle % len(replacements)]
+            cycle += 1
+            replaced += 1
+            return out
+
+        return pattern.sub(replacement, text)
+
+    # Cheap guards: most documents have neither an '@' nor a digit-dot-digit.
+    if options["remove_emails"] and "@" in text:
+        text = substitute(EMAIL, options["email_replacement"], text, None)
+    if options["remove_ips"] and _DIGIT_DOT_DIGIT.search(text):
+        text = substitute(IP, options["ip_replacement"], text,
+                          _is_public_ip if options["only_remove_public_ips"] else lambda ip: _is_ip(ip))
+    return text, replaced
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
