@@ -27,9 +27,11 @@ Assembly (`build_shards`), deterministic for a seed:
    `shard_tokens` each (a shard closes once it holds >= shard_tokens), and the same for `val-*`;
 6. copy tokenizer.json next to the shards and write manifest.json last (it marks completion).
 
-Memory: the document index costs ~24 bytes per document (plus 16 per selected copy); token data
-stays in the memory-mapped staged parts (read through the page cache), and the process holds one
-output shard's tokens at a time (~2-3x shard_tokens x token size while writing it).
+Memory: the document index costs ~20 bytes per document (plus ~16 per selected copy); token data
+and document ids stay in the memory-mapped staged parts (read through the page cache; staging
+needs disk for one more copy of the tokenized parts, removed at the end), and the process holds
+one output shard's tokens at a time (~2-3x shard_tokens x token size while writing it). Paths
+must be local: shards and staged parts are memory-mapped.
 """
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tokenization.encode import check_tokenized
-from tokenization.manifest import Manifest
+from tokenization.manifest import MANIFEST_NAME, Manifest
 from tokenization.shards import ShardInfo, write_shard
 from tokenization.tokenizer import TokenizerSpec
 
@@ -316,11 +318,12 @@ def _open_part(path: Path, staging: Path, spec: TokenizerSpec) -> _Part:
         tokens = tokens.combine_chunks()
         tokens = pa.chunked_array([tokens]) if not isinstance(tokens, pa.ChunkedArray) else tokens
     chunk = tokens.chunk(0)
+    doc_ids = table.column("doc_id")  # one chunk stays a view into the map: no copy of the ids
     return _Part(
         path=str(path),
         offsets=chunk.offsets.to_numpy(zero_copy_only=True),
         values=chunk.values.to_numpy(zero_copy_only=True),
-        doc_ids=table.column("doc_id").combine_chunks(),
+        doc_ids=doc_ids.chunk(0) if doc_ids.num_chunks == 1 else doc_ids.combine_chunks(),
         keep_alive=source,
     )
 
@@ -389,6 +392,8 @@ def build_shards(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # An interrupted rebuild must not leave an old manifest describing half-rewritten shards.
+    (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
     staging = Path(staging_dir) if staging_dir is not None else out_dir / "_staging"
     staging.mkdir(parents=True, exist_ok=True)
     source_names = sorted(parts)

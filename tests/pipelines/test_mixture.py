@@ -307,3 +307,16 @@ def test_same_seed_gives_byte_identical_shards(real_parts, tmp_path):
     other = build_shards(real_parts["parts"], config.model_copy(update={"seed": 12}), real_parts["spec"], tmp_path / "c")
     assert (tmp_path / "c" / "train-00000.arrow").read_bytes() != (tmp_path / "a" / "train-00000.arrow").read_bytes()
     assert other.mixture["sources"]["web"]["planned_tokens"] != 0
+
+
+def test_rebuild_replaces_shards_and_refuses_other_tokenizer(real_parts, shared_data, tmp_path):
+    parts = {"books": real_parts["parts"]["books"], "web": real_parts["parts"]["web"]}
+    config = MixConfig(natural=True, shard_tokens=1_000_000)
+    small = build_shards(parts, config, real_parts["spec"], tmp_path)
+    large = build_shards(parts, config.model_copy(update={"shard_tokens": 4_000_000}), real_parts["spec"], tmp_path)
+    assert len(small.splits["train"]) > len(large.splits["train"]) == 2
+    on_disk = sorted(p.name for p in tmp_path.glob("*.arrow"))
+    assert on_disk == sorted(s.path for split in large.splits.values() for s in split)
+    bert = load_tokenizer(shared_data / "tokenizers/all-MiniLM-L6-v2/tokenizer.json")
+    with pytest.raises(ValueError, match="tokenized with tokenizer 749376b2df76 but the run's tokenizer is be50c3628f2b"):
+        build_shards(parts, config, bert, tmp_path / "other")

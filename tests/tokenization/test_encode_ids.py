@@ -92,3 +92,24 @@ def test_uint32_tokens_for_large_vocab(gpt2_json, make_documents, tmp_path):
     assert out.schema.field("tokens").type == pa.large_list(pa.uint32())
     assert out.column("tokens")[0].as_py() == [15496, 995, 220, 66_256, 50256]
     assert out.column("tokens").chunk(0).values.to_numpy().dtype == np.uint32
+
+
+def test_books_reader_documents_encode_identically(shared_data, gpt2_json, gpt2, gpt2_tiktoken):
+    """The same check on what the pipeline really tokenizes: corpora.books documents (boilerplate
+    stripped, CRLF -> LF) in a DOCUMENT_SCHEMA table."""
+    books_reader = pytest.importorskip("corpora.books")
+    from corpora.schema import SkipCounter, documents_to_table
+
+    paths = sorted((shared_data / "books" / "gitenberg").glob("*.txt"))[:6]
+    documents = []
+    for path in paths:
+        documents += books_reader.iter_documents(
+            str(path), source="books", file_key=path.name, options=books_reader.Options(), skips=SkipCounter()
+        )
+    table = documents_to_table(documents, "books")
+    assert table.num_rows == 6
+    slow, fast = encode_table(table, gpt2), encode_table(table, gpt2_tiktoken)
+    assert slow.equals(fast)
+    assert slow.column("doc_id").to_pylist() == table.column("id").to_pylist()
+    expected = _own_ids(gpt2_json, table.column("text").to_pylist())
+    assert fast.column("tokens").to_pylist() == [ids + [50256] for ids in expected]
