@@ -120,7 +120,10 @@ def load_tokenizer(
         tiktoken_ranks=str(tiktoken_ranks) if tiktoken_ranks is not None else None,
     )
     if spec.tiktoken_ranks is not None:
-        verify_tiktoken(spec)
+        key = (sha256, file_sha256(spec.tiktoken_ranks))
+        if key not in _VERIFIED_TIKTOKEN:  # ~0.3 s: once per process, not once per task
+            verify_tiktoken(spec)
+            _VERIFIED_TIKTOKEN.add(key)
     return spec
 
 
@@ -141,6 +144,7 @@ def _find_token(vocab, explicit, candidates, role, path, *, required) -> int | N
 
 
 _TOKENIZERS: dict[str, object] = {}  # sha256 -> Tokenizer: one per process, whatever path holds it
+_VERIFIED_TIKTOKEN: set[tuple[str, str]] = set()  # (tokenizer sha256, ranks sha256) checked here
 
 
 def _cached_tokenizer(path: str, sha256: str):
