@@ -5,10 +5,11 @@ the display text of links, and the text of a few inline templates (`keep_templat
 templates, references, files/images, categories, interlanguage links, tables, math, galleries,
 HTML comments, bold/italic markup, magic words. Tables, file captions and math can be kept.
 
-mwparserfromhell is slow on big pages; comments and <ref>s (often most of a page's markup: citation
-templates) are removed with regexes first, which is exact because neither nests, and roughly halves
-the parse time. Whatever the parser could not balance (an unclosed `{{` or `{|`) falls through as
-text; a final line-level pass removes that residue so no markup reaches the corpus.
+mwparserfromhell's tree builder is slow on big pages, so what would be dropped anyway (comments,
+refs, templates, tables, list markers) is cut out first by exact, syntax-following rules
+(corpora/wikitext_prestrip.py); the parser then sees a fraction of the page. Whatever could not be
+balanced (an unclosed `{{` or `{|`) falls through as text; a final line-level pass removes that
+residue so no markup reaches the corpus.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from mwparserfromhell.nodes import (
     Wikilink,
 )
 
+from corpora.wikitext_prestrip import prestrip
+
 # Canonical (English) names, valid on every wiki besides the local ones read from <siteinfo>.
 CANONICAL_FILE_PREFIXES = frozenset({"file", "image", "media"})
 CANONICAL_CATEGORY_PREFIXES = frozenset({"category"})
@@ -41,11 +44,6 @@ _MEDIA_SUFFIX = re.compile(
 )
 # An interlanguage link ([[fr:Paris]]) renders nothing in the article body.
 _LANGUAGE_PREFIX = re.compile(r"^[a-z]{2,3}(?:-[a-z]{2,8})*$")
-
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
-_REF_SELF_CLOSING = re.compile(r"<ref\b[^>]*?/\s*>", re.IGNORECASE)
-_REF_PAIRED = re.compile(r"<ref\b[^>]*>.*?</ref\s*>", re.IGNORECASE | re.DOTALL)
-_REFERENCES = re.compile(r"<references\b[^>]*?(?:/\s*>|>.*?</references\s*>)", re.IGNORECASE | re.DOTALL)
 
 # Rendered headings carry this mark until the final clean-up, which needs to see section starts.
 _HEADING_MARK = "\ue000"  # private use: never in real text, and not whitespace to strip()
@@ -95,7 +93,9 @@ class WikitextRenderer:
         )
 
     def render(self, wikitext: str) -> str:
-        source = _strip_before_parse(wikitext)
+        config = self.config
+        source = prestrip(wikitext, keep_templates=config.keep_template_text,
+                          keep_tables=config.keep_tables, keep_math=config.keep_math)
         parsed = mwparserfromhell.parse(source, skip_style_tags=True)
         out: list[str] = []
         self._render_nodes(parsed.nodes, out)
@@ -236,13 +236,6 @@ _FILE_OPTION = re.compile(
 _SIZE_OPTION = re.compile(r"(?:^|\|)\s*\d*x?\d+\s*px\s*(?:\||$)")
 # What is left of a file link whose "[[File:" was lost: "...|thumb|250px|" before its caption.
 _FILE_OPTIONS_RESIDUE = re.compile(r"[^\n\[\]]*\|\s*\d*x?\d+\s*px\s*\|")
-
-
-def _strip_before_parse(wikitext: str) -> str:
-    text = _COMMENT.sub("", wikitext)
-    text = _REFERENCES.sub("", text)
-    text = _REF_SELF_CLOSING.sub("", text)
-    return _REF_PAIRED.sub("", text)
 
 
 def _strip_unparsed_tables(lines: list[str]) -> list[str]:

@@ -380,3 +380,38 @@ def test_options_are_strict_and_frozen():
 ])
 def test_language_from_dbname(dbname, language):
     assert language_from_dbname(dbname) == language
+
+
+def renderer(**config) -> WikitextRenderer:
+    from corpora.wikitext import WikitextConfig
+
+    return WikitextRenderer(WikitextConfig(**config))
+
+
+def test_renderer_on_hand_written_wikitext():
+    wikitext = (
+        "{{Infobox person|name={{nowrap|A B}}|born=1900}}\n"
+        "'''Ada''' was a [[mathematician|mathematical]] [[writer]]s.<ref>{{cite|x}}</ref> "
+        "She said {{lang|fr|bonjour}}.<!-- hidden -->\n"
+        "== Early life ==\n* First item\n# Second [[File:X.jpg|thumb|A caption]] item\n"
+        "{| class=\"wikitable\"\n|-\n! H\n|-\n| cell {{flag|UK}}\n|}\n"
+        "[[Category:People]] [[fr:Ada]] <math>x^2</math> __NOTOC__"
+    )
+    assert renderer().render(wikitext) == (
+        "Ada was a mathematical writers. She said bonjour.\n\n"
+        "Early life\n\nFirst item\nSecond item"
+    )
+    kept = renderer(keep_tables=True, keep_file_captions=True, keep_math=True).render(wikitext)
+    assert "cell" in kept and "A caption" in kept and "x^2" in kept
+
+
+def test_prestrip_rules():
+    from corpora.wikitext_prestrip import strip_tables, strip_templates
+
+    keep = frozenset({"lang"})
+    assert strip_templates("a {{x|{{y}}|z}} b {{lang|fr|c}} d", keep) == "a  b {{lang|fr|c}} d"
+    assert strip_templates("<nowiki>{{</nowiki> a {{x}}", keep) == "<nowiki>{{</nowiki> a "
+    assert strip_templates("a {{unclosed b", keep) == "a {{unclosed b"
+    assert strip_tables("p\n{|\n| a\n{|\n| b\n|}\n| c\n|}\nq") == "p\nq"
+    # An unclosed table ends at the next heading; a later table is still removed.
+    assert strip_tables("p\n{|\n| a\n== H ==\nq\n{|\n| b\n|}\nr") == "p\n== H ==\nq\nr"
