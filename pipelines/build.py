@@ -185,13 +185,15 @@ def run_tokenize(resolved, runner, run, results):
 
     previous = results[-1]
     tok = resolved.recipe.tokenize
-    if tok.tokenizer is not None:
-        tok = tok.model_copy(update={"tokenizer": str(resolved.resolve_path(tok.tokenizer))})
+    for key in ("tokenizer", "tiktoken_ranks"):
+        if getattr(tok, key) is not None:
+            tok = tok.model_copy(update={key: str(resolved.resolve_path(getattr(tok, key)))})
     parts = [part_path(previous.stage, t.payload["source"], t.task_id) for t in previous.tasks]
     path = prepare_tokenizer(run, tok, parts, resolved.recipe.seed)
     from tokenization.shards import file_sha256
 
-    tokenizer = {"path": str(path), "sha256": file_sha256(path), "eos_token": tok.eos_token}
+    tokenizer = {"path": str(path), "sha256": file_sha256(path), "eos_token": tok.eos_token,
+                 "tiktoken_ranks": tok.tiktoken_ranks}
     tasks = _downstream(previous, "tokenize", {"tokenizer": tokenizer})
     return runner.run_stage(run.url, "tokenize", tasks, tokenize_task)
 

@@ -59,6 +59,9 @@ class TokenizeConfig(Strict):
         None, description="train a tokenizer instead: vocab_size, kind (bpe|unigram), sample_docs"
     )
     eos_token: str | None = Field(None, description="EOS token when the tokenizer's is not a common name")
+    tiktoken_ranks: str | None = Field(
+        None, description="tiktoken ranks file of the same GPT-2-style BPE (e.g. gpt2.tiktoken): "
+        "verified against the tokenizer, then used to encode (~8x faster)")
 
 
 class Recipe(Strict):
@@ -201,6 +204,11 @@ def load_recipe(path: str | os.PathLike, *, run_dir: str | None = None) -> Resol
             tok_path = tok_path if tok_path.is_absolute() else base_dir / tok_path
             if not tok_path.is_file():
                 problems.append(f"tokenize.tokenizer: no file at {tok_path}; give a tokenizer.json path")
+        if tok.tiktoken_ranks is not None:
+            ranks = Path(os.path.expandvars(os.path.expanduser(tok.tiktoken_ranks)))
+            ranks = ranks if ranks.is_absolute() else base_dir / ranks
+            if not ranks.is_file():
+                problems.append(f"tokenize.tiktoken_ranks: no file at {ranks}; give a .tiktoken ranks path or remove it")
     if problems:
         raise RecipeError(str(path), problems)
     return ResolvedRecipe(recipe, base_dir, inputs, sections, reader_options)

@@ -25,6 +25,11 @@ from pipelines.rundir import RunDir
 # embedded instance's traffic on this machine (DESIGN.md, "Known facts").
 EMBEDDED_NODE_IP = "127.0.0.2"
 
+# One task per core: libraries that spawn their own thread pools (HF tokenizers' rayon, BLAS)
+# would otherwise oversubscribe the cores Ray already fills.
+WORKER_RUNTIME_ENV = {"env_vars": {"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+                                   "OMP_NUM_THREADS": "1"}}
+
 TaskFn = Callable[[str, dict], dict]
 
 
@@ -88,9 +93,9 @@ class Runner:
     def __enter__(self) -> "Runner":
         if not ray.is_initialized():
             if self.address:
-                ray.init(address=self.address, log_to_driver=True)
+                ray.init(address=self.address, log_to_driver=True, runtime_env=WORKER_RUNTIME_ENV)
             else:
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False,
+                ray.init(num_cpus=self.num_cpus, include_dashboard=False, runtime_env=WORKER_RUNTIME_ENV,
                          _node_ip_address=EMBEDDED_NODE_IP, log_to_driver=True)
             self._started_ray = True
         return self

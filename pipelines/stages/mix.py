@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pipelines.mixture import MixConfig, build_shards
 from pipelines.rundir import RunDir
-from tokenization.tokenizer import load_tokenizer
+from pipelines.stages.tokenize import tokenizer_spec
 
 
 def mix_task(run_url: str, payload: dict) -> dict:
     run = RunDir(run_url)
     config = MixConfig.model_validate(payload["mix"])
-    spec = load_tokenizer(payload["tokenizer"]["path"], eos_token=payload["tokenizer"]["eos_token"])
+    spec = tokenizer_spec(payload["tokenizer"])
     parts = {source: [run.local_path(p) for p in paths] for source, paths in payload["parts"].items()}
     manifest = build_shards(parts, config, spec, run.local_path("shards"))
     totals = manifest.totals()

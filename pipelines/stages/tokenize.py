@@ -19,9 +19,15 @@ from tokenization.tokenizer import load_tokenizer, train_tokenizer
 TOKENIZER_REL = "tokenizer/tokenizer.json"
 
 
+def tokenizer_spec(settings: dict):
+    """The build's tokenizer from its payload settings (cached per worker process)."""
+    return load_tokenizer(settings["path"], eos_token=settings.get("eos_token"),
+                          tiktoken_ranks=settings.get("tiktoken_ranks"))
+
+
 def tokenize_task(run_url: str, payload: dict) -> dict:
     run = RunDir(run_url)
-    spec = load_tokenizer(payload["tokenizer"]["path"], eos_token=payload["tokenizer"]["eos_token"])
+    spec = tokenizer_spec(payload["tokenizer"])
     table = run.read_parquet(payload["input"], columns=["id", "source", "text"])
     tokens = encode_table(table, spec)
     run.write_parquet(part_path("tokenize", payload["source"], payload["task_id"]), tokens)

@@ -35,7 +35,8 @@ def _recipe(data: Path, run_dir: Path, fineweb_line_punct_thr: float = 0.12) -> 
         "runner": {"batch_size": 500},
         "filter": {"defaults": {"lid": {"model_path": str(data / "models/langid/lid.176.ftz")}},
                    "sources": {"web": {"fineweb": {"line_punct_thr": fineweb_line_punct_thr}}}},
-        "tokenize": {"tokenizer": str(data / GPT2)},
+        "tokenize": {"tokenizer": str(data / GPT2),
+                     "tiktoken_ranks": str(data / "tokenizers/whisper-gpt2/gpt2.tiktoken")},
         "mix": {"weights": WEIGHTS, "max_epochs": {"web": 1.0, "wiki": 2.0, "code": 1.0, "books": 1.0},
                 "val_fraction": 0.01, "shard_tokens": 400_000},
     }
