@@ -15,7 +15,9 @@ EMAIL = re.compile(
     r"A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?|\[(?:(?:25[0-5]|2[0-4][0-9]|["
     r"01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?|[A-Za-z0-9-]*[A-Za-z0-9]:)])")
 IP = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)")
-_DIGIT_DOT_DIGIT = re.compile(r"\d\.\d")
+# An IP match is made of digits and dots only, so it lies inside one maximal run of them; running
+# the IP regex on those runs alone gives the same matches, without trying it at every position.
+_DIGIT_DOT_RUN = re.compile(r"[0-9.]{7,}")
 
 
 def _is_public_ip(text: str) -> bool:
@@ -44,13 +46,35 @@ def scrub(text: str, options: dict[str, Any]) -> tuple[str, int]:
 
         return pattern.sub(replacement, text)
 
-    # Cheap guards: most documents have neither an '@' nor a digit-dot-digit.
-    if options["remove_emails"] and "@" in text:
+    if options["remove_emails"] and "@" in text:  # most documents have none
         text = substitute(EMAIL, options["email_replacement"], text, None)
-    if options["remove_ips"] and _DIGIT_DOT_DIGIT.search(text):
-        text = substitute(IP, options["ip_replacement"], text,
-                          _is_public_ip if options["only_remove_public_ips"] else lambda ip: _is_ip(ip))
+    if options["remove_ips"]:
+        validate = _is_public_ip if options["only_remove_public_ips"] else _is_ip
+        pieces: list[str] = []
+        position = 0
+        cycle_state = {"cycle": 0}
+        for run in _DIGIT_DOT_RUN.finditer(text):
+            if run.group().count(".") < 3:
+                continue
+            pieces.append(text[position:run.start()])
+            pieces.append(_substitute_ips(run.group(), options["ip_replacement"], validate, cycle_state))
+            position = run.end()
+        if pieces:
+            replaced += cycle_state["cycle"]
+            text = "".join(pieces) + text[position:]
     return text, replaced
+
+
+def _substitute_ips(run: str, replacements: list[str], validate, state: dict[str, int]) -> str:
+    """IP.sub on one digit-dot run; the replacement cycle continues across runs of a document."""
+    def replacement(match: re.Match) -> str:
+        if not validate(match.group(0)):
+            return match.group(0)
+        out = replacements[state["cycle"] % len(replacements)]
+        state["cycle"] += 1
+        return out
+
+    return IP.sub(replacement, run)
 
 
 def _is_ip(text: str) -> bool:

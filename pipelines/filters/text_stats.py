@@ -33,8 +33,10 @@ SENTENCE_PUNCT_CHARS = frozenset(
 _ODD_WHITESPACE = re.compile(r"[^\S ]| {2,}")
 _RUNS = re.compile(r"\S+|\s+")
 _MAX_VOCAB = 2_000_000  # reset the process caches beyond this many distinct tokens (memory bound)
-# Characters spaCy's English suffix rules split off a word unconditionally (LIST_PUNCT, LIST_QUOTES).
-_ONE_CHAR_SUFFIXES = frozenset(',;:!?)]}"”’\'')
+# Single characters spaCy's English affix rules split off a word whatever their neighbours (from
+# LIST_PUNCT and LIST_QUOTES; none starts a longer affix or a special case on its own).
+_ONE_CHAR_PREFIXES = frozenset('([{"“„«')
+_ONE_CHAR_SUFFIXES = frozenset(',;:!?)]}"”“»')
 
 
 @lru_cache(maxsize=1)
@@ -149,25 +151,44 @@ class WordSplitter:
         self._upper = re.compile(f"[{ALPHA_UPPER}]")
 
     def _fast_tokens(self, chunk: str) -> tuple[str, ...] | None:
-        """spaCy's tokens for the commonest chunk shapes, without spaCy (None: ask spaCy).
+        """spaCy's tokens for the commonest chunk shapes without spaCy; None: ask spaCy.
 
-        A word of letters is one token unless it is a special case; a trailing mark from spaCy's
-        one-character suffix list is split off; a trailing '.' is split after a lower-case letter
-        or two upper-case letters (spaCy's suffix rules), else spaCy decides.
+        Handles `prefix* letters suffix*` where the prefixes are opening brackets/quotes and the
+        suffixes closing marks or '.', the cases spaCy's English affix rules peel off one
+        character at a time with nothing else matching: a '.' is a suffix after a lower-case
+        letter, two upper-case letters or another of those marks (spaCy's lookbehind rule).
+        Anything where a special case ("don't", "e.g.", "Dr.") could apply goes to spaCy.
         """
-        if chunk in self._special:
+        special = self._special
+        if chunk in special:
             return None
         if chunk.isalpha():
             return (chunk,)
-        head, last = chunk[:-1], chunk[-1]
-        if not head.isalpha() or head in self._special:
+        start, end = 0, len(chunk)
+        while start < end and chunk[start] in _ONE_CHAR_PREFIXES:
+            start += 1
+        while end > start and (chunk[end - 1] in _ONE_CHAR_SUFFIXES or chunk[end - 1] == "."):
+            end -= 1
+        core = chunk[start:end]
+        if not core.isalpha():
             return None
-        if last in _ONE_CHAR_SUFFIXES:
-            return (head, last)
-        if last == "." and (self._lower.match(head[-1]) or (
-                len(head) > 1 and self._upper.match(head[-1]) and self._upper.match(head[-2]))):
-            return (head, last)
-        return None
+        for index in range(end, len(chunk)):  # each '.' must be splittable where it stands
+            if chunk[index] == "." and not (
+                    (index - 1 >= start and chunk[index - 1] in _ONE_CHAR_SUFFIXES)
+                    or (index - 1 == end - 1 and self._lower.match(chunk[index - 1]))
+                    or (index - 1 == end - 1 and index - 2 >= start and self._upper.match(chunk[index - 1])
+                        and self._upper.match(chunk[index - 2]))):
+                return None
+        # A special case stops spaCy's peeling, and its matcher merges tokens that spell one
+        # (emoticons: ")" + ":" -> "):"): any run of tokens spelling a special case goes to spaCy.
+        tokens = (*chunk[:start], core, *chunk[end:])
+        for left in range(len(tokens)):
+            joined = ""
+            for right in range(left, len(tokens)):
+                joined += tokens[right]
+                if joined in special:
+                    return None
+        return tokens
 
     def _learn(self, chunks: list[str]) -> None:
         """Tokenize and cache chunks not seen yet (one spaCy call for all of them)."""

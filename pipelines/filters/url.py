@@ -52,9 +52,16 @@ def datatrove_assets_dir() -> Path | None:
     return assets if assets.is_dir() else None
 
 
+def _sorted_unique(*arrays: np.ndarray) -> np.ndarray:
+    values = np.concatenate(arrays) if len(arrays) > 1 else arrays[0].copy()
+    values.sort()  # (np.unique would hash 4.6 M values first: seconds instead of milliseconds)
+    if len(values) < 2:
+        return values
+    return values[np.concatenate([[True], values[1:] != values[:-1]])]
+
+
 def _hashes(lines) -> np.ndarray:
-    values = np.fromiter((xxhash.xxh64_intdigest(line) for line in lines), dtype=np.uint64)
-    return np.unique(values)
+    return _sorted_unique(np.fromiter((xxhash.xxh64_intdigest(line) for line in lines), dtype=np.uint64))
 
 
 def _read_list(path: Path) -> list[str]:
@@ -124,7 +131,7 @@ def _load_lists(options_json: str) -> UrlLists:
     soft.discard("")
     subwords.discard("")
     pattern = re.compile("|".join(map(re.escape, sorted(subwords)))) if subwords else None
-    return UrlLists(np.unique(np.concatenate(domain_parts)), np.unique(np.concatenate(url_parts)),
+    return UrlLists(_sorted_unique(*domain_parts), _sorted_unique(*url_parts),
                     frozenset(banned), frozenset(soft), pattern)
 
 
