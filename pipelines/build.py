@@ -95,7 +95,7 @@ def remove_stale_temporaries(run: RunDir) -> None:
         run.fs.rm(path)
 
 
-def build(resolved: ResolvedRecipe, *, address: str | None = None,
+def build(resolved: ResolvedRecipe, *, address: str | None = None, node_ip: str | None = None,
           console: Console | None = None, show_progress: bool = True) -> BuildResult:
     console = console or Console(stderr=True)
     run = RunDir(resolved.run_dir)
@@ -106,7 +106,7 @@ def build(resolved: ResolvedRecipe, *, address: str | None = None,
     results: list[StageResult] = []
     with Runner(address=address, num_cpus=runner_config.num_cpus,
                 max_retries=runner_config.max_retries, console=console,
-                show_progress=show_progress) as runner:
+                show_progress=show_progress, node_ip=node_ip) as runner:
         tasks = extract_tasks(resolved)
         results.append(runner.run_stage(run.url, "extract", tasks, extract_task))
         for stage in later_stages(resolved):

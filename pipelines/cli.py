@@ -25,7 +25,7 @@ def _build(args: argparse.Namespace) -> int:
     from pipelines.recipe import load_recipe
 
     resolved = load_recipe(args.recipe, run_dir=args.run)
-    result = build(resolved, address=args.address, show_progress=not args.no_progress)
+    result = build(resolved, address=args.address, node_ip=args.node_ip, show_progress=not args.no_progress)
     Console(stderr=True).print(
         f"run directory: {result.run_dir} ({result.num_executed} tasks executed)"
     )
@@ -83,6 +83,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("recipe")
     p.add_argument("--run", help="override the recipe's run_dir")
     p.add_argument("--address", help="join a Ray cluster ('auto' or ray://host:port); default: embedded")
+    p.add_argument("--node-ip", help="this driver's IP in the cluster (when Ray guesses it wrong)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     p.set_defaults(fn=_build)
 

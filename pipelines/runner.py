@@ -71,7 +71,8 @@ def _execute(run_url: str, stage: str, task: TaskSpec, fingerprint: str, fn: Tas
     started = time.perf_counter()
     stats = fn(run_url, task.payload)
     stats = {"stage": stage, "task": task.task_id, **stats,
-             "seconds": round(time.perf_counter() - started, 3)}
+             "seconds": round(time.perf_counter() - started, 3),
+             "node_ip": ray.util.get_node_ip_address()}
     run = RunDir(run_url)
     run.write_json(_stats_path(stage, task.task_id), stats)
     run.write_bytes(_marker(stage, task.task_id), fingerprint.encode())  # last: the task is done
@@ -82,8 +83,10 @@ class Runner:
     """Runs stages on an embedded Ray instance (default) or a cluster (`address`)."""
 
     def __init__(self, *, address: str | None = None, num_cpus: int | None = None,
-                 max_retries: int = 3, console: Console | None = None, show_progress: bool = True):
+                 max_retries: int = 3, console: Console | None = None, show_progress: bool = True,
+                 node_ip: str | None = None):
         self.address = address
+        self.node_ip = node_ip
         self.num_cpus = num_cpus
         self.max_retries = max_retries
         self.console = console or Console(stderr=True)
@@ -93,7 +96,8 @@ class Runner:
     def __enter__(self) -> "Runner":
         if not ray.is_initialized():
             if self.address:
-                ray.init(address=self.address, log_to_driver=True, runtime_env=WORKER_RUNTIME_ENV)
+                extra = {"_node_ip_address": self.node_ip} if self.node_ip else {}
+                ray.init(address=self.address, log_to_driver=True, runtime_env=WORKER_RUNTIME_ENV, **extra)
             else:
                 ray.init(num_cpus=self.num_cpus, include_dashboard=False, runtime_env=WORKER_RUNTIME_ENV,
                          _node_ip_address=EMBEDDED_NODE_IP, log_to_driver=True)

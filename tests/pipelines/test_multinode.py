@@ -1,0 +1,109 @@
+"""`corpusmill build --address` on a real two-node Ray cluster on loopback (head 127.0.0.2, worker
+127.0.0.3): tasks run on both nodes and the outputs equal an embedded run's, byte for byte."""
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+PACKAGES = ["json", "email", "http", "logging", "unittest", "asyncio", "importlib", "xml", "urllib", "concurrent"]
+RAY = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.2", 0))
+        return s.getsockname()[1]
+
+
+def _ray_node(args: list[str], temp_dir: Path) -> subprocess.Popen:
+    # --block keeps `ray start` in the foreground: stopping it stops exactly this node's processes
+    # (never `ray stop`, which would stop every Ray on the machine).
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    return subprocess.Popen([RAY, "start", "--block", "--num-cpus=1", "--disable-usage-stats",
+                             f"--temp-dir={temp_dir}", *args], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def cluster(tmp_path_factory):
+    temp_dir = Path("/tmp") / f"cm-ray-{os.getpid()}"  # Ray's socket paths must stay short
+    port = _free_port()
+    head = _ray_node(["--head", "--node-ip-address=127.0.0.2", f"--port={port}", "--include-dashboard=false"], temp_dir)
+    time.sleep(1)
+    worker = None
+    try:
+        address = f"127.0.0.2:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.2", port)) == 0:
+                    break
+            time.sleep(0.5)
+        worker = _ray_node([f"--address={address}", "--node-ip-address=127.0.0.3"], temp_dir)
+        yield address
+    finally:
+        for process in (worker, head):
+            if process is not None:
+                _stop(process)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _recipe(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({
+        "run_dir": str(tmp_path / name),
+        "sources": [{"name": "stdlib", "kind": "code", "paths": [str(STDLIB / p) for p in PACKAGES]}],
+        "filter": {},
+    }))
+    return path
+
+
+def _wait_for_two_nodes(address: str) -> None:
+    probe = ("import ray, time; ray.init(address=%r, _node_ip_address='127.0.0.2'); t=time.time()\n"
+             "while len([n for n in ray.nodes() if n['Alive']]) < 2 and time.time() - t < 90: time.sleep(0.5)\n"
+             "print(len([n for n in ray.nodes() if n['Alive']]))") % address
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=150,
+                         env={**os.environ, "RAY_AUTH_MODE": "token"})
+    assert out.stdout.strip().splitlines()[-1] == "2", out.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_build_on_a_two_node_cluster_matches_the_embedded_build(tmp_path, cluster):
+    _wait_for_two_nodes(cluster)
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    joined = subprocess.run([sys.executable, "-m", "pipelines.cli", "build", str(_recipe(tmp_path, "cluster")),
+                             "--address", cluster, "--node-ip", "127.0.0.2", "--no-progress"],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert joined.returncode == 0, joined.stderr[-3000:]
+    embedded = subprocess.run([sys.executable, "-m", "pipelines.cli", "build", str(_recipe(tmp_path, "embedded")),
+                               "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert embedded.returncode == 0, embedded.stderr[-3000:]
+
+    nodes = {json.loads(p.read_text())["node_ip"] for p in (tmp_path / "cluster" / "_stats").glob("*/*.json")}
+    assert nodes == {"127.0.0.2", "127.0.0.3"}
+    a, b = tmp_path / "cluster", tmp_path / "embedded"
+    outputs = sorted(str(p.relative_to(a)) for p in a.rglob("*.parquet"))
+    assert len(outputs) >= 3 * len(PACKAGES)  # extract, annotate and filter parts at least
+    assert outputs == sorted(str(p.relative_to(b)) for p in b.rglob("*.parquet"))
+    assert [o for o in outputs if not filecmp.cmp(a / o, b / o, shallow=False)] == []
