@@ -30,18 +30,12 @@ from mwparserfromhell.nodes import (
     Wikilink,
 )
 
-from corpora.wikitext_prestrip import prestrip
+from corpora.wikitext_prestrip import MEDIA_SUFFIX, prestrip
 
 # Canonical (English) names, valid on every wiki besides the local ones read from <siteinfo>.
 CANONICAL_FILE_PREFIXES = frozenset({"file", "image", "media"})
 CANONICAL_CATEGORY_PREFIXES = frozenset({"category"})
 
-# A namespaced link whose target ends like a media file is a file link even when its prefix is a
-# local alias that <siteinfo> does not list (e.g. viwiki's "Hình:").
-_MEDIA_SUFFIX = re.compile(
-    r"\.(?:jpe?g|png|gif|svg|tiff?|webp|bmp|xcf|ogg|ogv|oga|opus|webm|mp3|mp4|wav|flac|mid|midi|pdf|djvu|stl)\s*$",
-    re.IGNORECASE,
-)
 # An interlanguage link ([[fr:Paris]]) renders nothing in the article body.
 _LANGUAGE_PREFIX = re.compile(r"^[a-z]{2,3}(?:-[a-z]{2,8})*$")
 
@@ -175,7 +169,7 @@ class WikitextRenderer:
         if prefix in self.config.category_prefixes or prefix in self.config.namespace_prefixes:
             return False
         # A local alias <siteinfo> does not list ("Hình:"), or a broken link that lost its colon.
-        if _MEDIA_SUFFIX.search(name):
+        if MEDIA_SUFFIX.search(name):
             return True
         return link.text is not None and bool(_SIZE_OPTION.search(str(link.text)))
 

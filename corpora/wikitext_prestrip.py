@@ -12,7 +12,10 @@ roughly doubles throughput (see benchmarks/bench_wikipedia_books.py):
   <source>, <code>) are not scanned;
 - tables when not kept: `{|` ... `|}` at line starts, nested ones included; a table never closed
   ends at the next section heading;
-- list markers (`*`, `#`, `:`, `;` at the start of a line): the renderer drops them anyway.
+- list markers (`*`, `#`, `:`, `;` at the start of a line): the renderer drops them anyway;
+- plain links, `[[Target]]` and `[[Target|text]]` with no namespace colon and no markup inside,
+  become their display text (what the renderer would output); links with a colon (files,
+  categories, interwiki) and nested ones are left to the parser.
 
 Whatever is unbalanced is left for the parser and the renderer's final clean-up.
 """
@@ -34,6 +37,15 @@ _TABLE_OPEN = re.compile(r"^[:\s]*\{\|")
 _TABLE_CLOSE = re.compile(r"^\s*\|\}")
 _HEADING = re.compile(r"^=+.+=+\s*$")
 _LIST_MARKERS = re.compile(r"^[*#:;]+[ \t]*", re.MULTILINE)
+_PLAIN_LINK = re.compile(r"\[\[([^\[\]{}|<>:\n]+)(?:\|([^\[\]{}<>|\n]*))?\]\]")
+_PARENTHESISED_TAIL = re.compile(r"\s*\(.*\)\s*$")
+# A link target that ends like a media file is a file link even without a namespace prefix
+# (a local alias, or a broken link that lost its colon): the renderer drops those.
+MEDIA_SUFFIX = re.compile(
+    r"\.(?:jpe?g|png|gif|svg|tiff?|webp|bmp|xcf|ogg|ogv|oga|opus|webm|mp3|mp4|wav|flac|mid|midi|pdf|djvu|stl)\s*$",
+    re.IGNORECASE,
+)
+_SIZE_OPTION = re.compile(r"\d\s*px\b")
 
 
 def prestrip(wikitext: str, *, keep_templates: frozenset[str], keep_tables: bool, keep_math: bool) -> str:
@@ -47,7 +59,19 @@ def prestrip(wikitext: str, *, keep_templates: frozenset[str], keep_tables: bool
         text = strip_templates(text, keep_templates)
     if not keep_tables and "{|" in text:
         text = strip_tables(text)
-    return _LIST_MARKERS.sub("", text)
+    text = _LIST_MARKERS.sub("", text)
+    return _PLAIN_LINK.sub(_link_text, text) if "[[" in text else text
+
+
+def _link_text(match: re.Match) -> str:
+    target, label = match.group(1), match.group(2)
+    if MEDIA_SUFFIX.search(target) or (label and _SIZE_OPTION.search(label)):
+        return match.group(0)  # a file link: the renderer's rules decide
+    if label is None:
+        return target.replace("_", " ").strip()
+    if not label.strip():  # the pipe trick: [[Paris (France)|]] shows "Paris"
+        return _PARENTHESISED_TAIL.sub("", target)
+    return label
 
 
 def strip_templates(text: str, keep: frozenset[str]) -> str:
