@@ -96,7 +96,9 @@ def remove_stale_temporaries(run: RunDir) -> None:
 
 
 def build(resolved: ResolvedRecipe, *, address: str | None = None, node_ip: str | None = None,
-          console: Console | None = None, show_progress: bool = True) -> BuildResult:
+          console: Console | None = None, show_progress: bool = True,
+          until: str | None = None) -> BuildResult:
+    """Run the recipe's stages in order (through stage `until` only, when given)."""
     console = console or Console(stderr=True)
     run = RunDir(resolved.run_dir)
     remove_stale_temporaries(run)
@@ -110,6 +112,8 @@ def build(resolved: ResolvedRecipe, *, address: str | None = None, node_ip: str 
         tasks = extract_tasks(resolved)
         results.append(runner.run_stage(run.url, "extract", tasks, extract_task))
         for stage in later_stages(resolved):
+            if until is not None and results[-1].stage == until:
+                break
             results.append(stage(resolved, runner, run, results))
     summary = {r.stage: merge_stats(r.stats) for r in results}
     for stage, merged in summary.items():

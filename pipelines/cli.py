@@ -49,9 +49,9 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _tokenizer_train(args: argparse.Namespace) -> int:
-    from pipelines.tokenizer_stage import train_tokenizer_from_recipe
+    from pipelines.stages.tokenize import train_tokenizer_from_recipe
 
-    path = train_tokenizer_from_recipe(args.recipe, out=args.out, run_dir=args.run)
+    path = train_tokenizer_from_recipe(args.recipe, out=args.out, run_dir=args.run, address=args.address)
     Console(stderr=True).print(f"tokenizer written to {path}")
     return 0
 
@@ -106,7 +106,8 @@ def parser() -> argparse.ArgumentParser:
     t = tsub.add_parser("train", help="train a tokenizer on a seeded sample of a recipe's sources")
     t.add_argument("recipe")
     t.add_argument("--run", help="override the recipe's run_dir")
-    t.add_argument("--out", help="where to write tokenizer.json (default: RUN/tokenizer/tokenizer.json)")
+    t.add_argument("--out", help="also copy tokenizer.json here (it is always kept at RUN/tokenizer/)")
+    t.add_argument("--address", help="join a Ray cluster instead of the embedded default")
     t.set_defaults(fn=_tokenizer_train)
 
     p = sub.add_parser("export", help="export shards to other formats")

@@ -68,3 +68,27 @@ def prepare_tokenizer(run: RunDir, tokenize_config, sample_parts: list[str], see
                     seed=seed, **settings)
     settings_file.write_text(wanted)
     return target
+
+
+def train_tokenizer_from_recipe(recipe_path: str, *, out: str | None = None, run_dir: str | None = None,
+                                address: str | None = None) -> Path:
+    """`corpusmill tokenizer train`: run the recipe through filtering (resumably), then train the
+    tokenizer its `tokenize.train` section describes on a seeded sample of the kept documents."""
+    from pipelines.build import build
+    from pipelines.recipe import load_recipe
+
+    resolved = load_recipe(recipe_path, run_dir=run_dir)
+    tok = resolved.recipe.tokenize
+    if tok is None or tok.train is None:
+        raise ValueError(f"{recipe_path}: `tokenize.train` is not set; add e.g. "
+                         "`tokenize: {train: {vocab_size: 32000, kind: bpe, sample_docs: 100000}}`")
+    last = "filter" if resolved.sections.get("filter") is not None else "extract"
+    result = build(resolved, address=address, until=last)
+    stage = result.stages[-1]
+    run = RunDir(resolved.run_dir)
+    parts = [part_path(stage.stage, t.payload["source"], t.task_id) for t in stage.tasks]
+    path = prepare_tokenizer(run, tok, parts, resolved.recipe.seed)
+    if out is not None:
+        shutil.copyfile(path, out)
+        return Path(out)
+    return path

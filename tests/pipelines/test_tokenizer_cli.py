@@ -1,0 +1,68 @@
+"""`corpusmill tokenizer train` trains on the recipe's kept documents; `build` then uses that file."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+from tokenizers import Tokenizer
+
+from tokenization.shards import file_sha256
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def _recipe(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({
+        "run_dir": str(tmp_path / name),
+        "seed": 3,
+        "sources": [{"name": "code", "kind": "code", "paths": [str(STDLIB / "json"), str(STDLIB / "email")]}],
+        "filter": {},
+        "tokenize": {"train": {"vocab_size": 1200, "kind": "bpe", "num_sentinels": 20}},
+        "mix": {"natural": True, "val_fraction": 0.05},
+    }))
+    return path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_tokenizer_train_then_build_uses_it(tmp_path):
+    out = tmp_path / "copy.json"
+    trained = _cli("tokenizer", "train", str(_recipe(tmp_path, "a")), "--out", str(out))
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    kept = tmp_path / "a" / "tokenizer" / "tokenizer.json"
+    assert out.read_bytes() == kept.read_bytes()
+    tokenizer = Tokenizer.from_file(str(kept))
+    assert tokenizer.get_vocab_size() == 1200
+    assert [tokenizer.id_to_token(i) for i in (1199, 1180)] == ["<extra_id_0>", "<extra_id_19>"]
+    assert not (tmp_path / "a" / "tokenize").exists()  # it stopped after filtering
+
+    # Same recipe and seed in another run directory: the same tokenizer, byte for byte.
+    again = _cli("tokenizer", "train", str(_recipe(tmp_path, "b")))
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert file_sha256(tmp_path / "b" / "tokenizer" / "tokenizer.json") == file_sha256(kept)
+
+    built = _cli("build", str(_recipe(tmp_path, "a")), "--no-progress")
+    assert built.returncode == 0, built.stderr[-2000:]
+    manifest = json.loads((tmp_path / "a" / "shards" / "manifest.json").read_text())
+    assert manifest["tokenizer"]["sha256"] == file_sha256(kept)
+    assert manifest["tokenizer"]["special_ids"]["sentinels"][:2] == [1199, 1198]
+    run_json = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert run_json["stages"]["extract"]["tasks_executed"] == 0  # reused from `tokenizer train`
+
+
+def test_tokenizer_train_without_a_train_section_names_the_fix(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"run_dir": str(tmp_path / "run"),
+                                      "sources": [{"name": "code", "kind": "code", "paths": [str(STDLIB / "json")]}]}))
+    result = _cli("tokenizer", "train", str(recipe))
+    assert result.returncode == 2
+    assert "`tokenize.train` is not set" in result.stderr
