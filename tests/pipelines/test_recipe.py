@@ -95,3 +95,13 @@ def test_cli_validate_exit_codes_and_messages(tmp_path, inputs):
                          capture_output=True, text=True)
     assert bad.returncode == 2
     assert "no files match 'dumps/*.xml.bz2'" in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["web-only.yaml", "full-mixture.yaml"])
+def test_example_recipes_validate(name, shared_data):
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / name
+    if shared_data.resolve() != (recipe.parents[2] / "shared" / "data").resolve():
+        pytest.skip("the example recipes point at ../shared/data next to the repository")
+    resolved = load_recipe(recipe)
+    assert all(resolved.inputs[s.name] for s in resolved.recipe.sources)
+    assert resolved.sections["mix"] is not None and resolved.sections["filter"] is not None
