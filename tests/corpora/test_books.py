@@ -368,3 +368,18 @@ def test_options_are_strict_and_frozen():
     options = Options()
     with pytest.raises(pydantic.ValidationError):
         options.encoding = "latin-1"
+
+
+def test_fsspec_url_input_with_catalogue_sidecar(shared_data):
+    import fsspec
+
+    source = shared_data / "books" / "gitenberg"
+    for name in ("pg972_972.txt", "pg972_metadata.yaml"):
+        with fsspec.open(f"memory://library/{name}", "wb") as handle:
+            handle.write((source / name).read_bytes())
+    skips = SkipCounter()
+    docs = list(iter_documents("memory://library/pg972_972.txt", source="books", file_key="pg972_972.txt",
+                               options=Options(), skips=skips))
+    local, _ = read(source / "pg972_972.txt")
+    assert docs[0]["text"] == local[0]["text"]
+    assert docs[0]["meta"] == local[0]["meta"] and docs[0]["meta"]["metadata_source"] == "gitenberg_yaml"

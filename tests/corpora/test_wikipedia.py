@@ -236,7 +236,6 @@ def test_tiny_dump_schema_011_without_siteinfo(shared_data):
     assert {d["meta"]["language"] for d in docs_hy} == {"en"}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("dbname", DUMPS)
 def test_truncated_xz_dump_yields_complete_pages_then_one_error(repaired, shared_data, dbname):
     path = shared_data / "wikipedia" / f"{dbname}-truncated-100k.xml.xz"
@@ -415,3 +414,37 @@ def test_prestrip_rules():
     assert strip_tables("p\n{|\n| a\n{|\n| b\n|}\n| c\n|}\nq") == "p\nq"
     # An unclosed table ends at the next heading; a later table is still removed.
     assert strip_tables("p\n{|\n| a\n== H ==\nq\n{|\n| b\n|}\nr") == "p\n== H ==\nq\nr"
+
+
+def test_memory_stays_flat_as_the_dump_grows(shared_data, tmp_path):
+    import tracemalloc
+
+    xml = bz2.decompress((shared_data / "wikipedia" / "repaired" / "mrwiki-truncated-100k.repaired.xml.bz2").read_bytes())
+    first, last = xml.index(b"<page>"), xml.rindex(b"</page>") + len(b"</page>")
+    pages = xml[first:xml.index(b"</page>", len(xml) // 8) + len(b"</page>")]
+    peaks = {}
+    for copies in (1, 8):
+        path = tmp_path / f"x{copies}.xml"
+        path.write_bytes(xml[:first] + pages * copies + xml[last:])
+        tracemalloc.start()
+        count = sum(1 for _ in iter_documents(str(path), source="wiki", file_key=path.name,
+                                              options=Options(), skips=SkipCounter()))
+        peaks[copies] = (tracemalloc.get_traced_memory()[1], count, path.stat().st_size)
+        tracemalloc.stop()
+    (peak_1, count_1, size_1), (peak_8, count_8, size_8) = peaks[1], peaks[8]
+    assert count_8 == 8 * count_1
+    # Seven more copies (~11 MB more XML) cost almost nothing: memory is a chunk and a page.
+    assert peak_8 - peak_1 < (size_8 - size_1) / 10
+
+
+def test_fsspec_url_input(shared_data):
+    import fsspec
+
+    path = shared_data / "wikipedia" / "wikipedia2vec-enwiki-pages-articles-sample.xml.bz2"
+    with fsspec.open("memory://dumps/enwiki.xml.bz2", "wb") as handle:
+        handle.write(path.read_bytes())
+    skips = SkipCounter()
+    docs = list(iter_documents("memory://dumps/enwiki.xml.bz2", source="wiki", file_key="enwiki.xml.bz2",
+                               options=Options(), skips=skips))
+    local, _ = read(path)
+    assert [d["text"] for d in docs] == [d["text"] for d in local] and len(docs) == 2
