@@ -51,6 +51,16 @@ _SPACE_BEFORE_PUNCT = re.compile(r" +([,.)])")
 _SPACES = re.compile(r"[ \u00a0]{2,}")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
+# File link options, as opposed to its caption (the last "|" part that is not an option).
+_FILE_OPTION = re.compile(
+    r"^\s*(?:thumb|thumbnail|frame|framed|frameless|border|left|right|center|centre|none|upright"
+    r"(?:\s*=?\s*[\d.]+)?|\d*x?\d+\s*px|alt\s*=.*|link\s*=.*|page\s*=.*|class\s*=.*|lang\s*=.*)\s*$",
+    re.IGNORECASE,
+)
+_SIZE_OPTION = re.compile(r"(?:^|\|)\s*\d*x?\d+\s*px\s*(?:\||$)")
+# What is left of a file link whose "[[File:" was lost: "...|thumb|250px|" before its caption.
+_FILE_OPTIONS_RESIDUE = re.compile(r"[^\n\[\]]*\|\s*\d*x?\d+\s*px\s*\|")
+
 # Tags whose content is not prose (or is markup of its own).
 _DROPPED_TAGS = frozenset({
     "ref", "references", "gallery", "timeline", "imagemap", "graph", "mapframe", "maplink",
@@ -134,7 +144,7 @@ class WikitextRenderer:
         config = self.config
         if self._is_file_link(link, prefix, rest if sep else target):
             if config.keep_file_captions and link.text is not None and not visible:
-                caption = str(link.text).rsplit("|", 1)[-1]
+                caption = str(link.text).split("\n\n", 1)[0].rsplit("|", 1)[-1]
                 if not _FILE_OPTION.match(caption):
                     self._render_nodes(mwparserfromhell.parse(caption, skip_style_tags=True).nodes, out)
             if link.text is not None:
@@ -218,18 +228,6 @@ class WikitextRenderer:
             self._render_nodes(tag.contents.nodes, out)
             if name in _LINE_BREAK_TAGS and name != "br":
                 out.append("\n")
-
-
-_FILE_OPTION = re.compile(
-    r"^\s*(?:thumb|thumbnail|frame|framed|frameless|border|left|right|center|centre|none|upright"
-    r"(?:\s*=?\s*[\d.]+)?|\d*x?\d+\s*px|alt\s*=.*|link\s*=.*|page\s*=.*|class\s*=.*|lang\s*=.*)\s*$",
-    re.IGNORECASE,
-)
-
-
-_SIZE_OPTION = re.compile(r"(?:^|\|)\s*\d*x?\d+\s*px\s*(?:\||$)")
-# What is left of a file link whose "[[File:" was lost: "...|thumb|250px|" before its caption.
-_FILE_OPTIONS_RESIDUE = re.compile(r"[^\n\[\]]*\|\s*\d*x?\d+\s*px\s*\|")
 
 
 def _strip_unparsed_tables(lines: list[str]) -> list[str]:
