@@ -155,6 +155,19 @@ class ResolvedRecipe:
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
+def _unknown_source_names(sections: dict[str, BaseModel | None], names: list[str]) -> list[str]:
+    """Per-source settings must name sources of this recipe (a typo would silently do nothing)."""
+    keyed = []
+    if sections.get("filter") is not None:
+        keyed += [("filter.sources", n) for n in sections["filter"].sources]
+    mix = sections.get("mix")
+    if mix is not None:
+        keyed += [("mix.weights", n) for n in (mix.weights or {})]
+        keyed += [("mix.max_epochs", n) for n in mix.max_epochs]
+    return [f"{where}.{name}: no source named {name!r}; the sources are {', '.join(names)}"
+            for where, name in keyed if name not in names]
+
+
 def load_recipe(path: str | os.PathLike, *, run_dir: str | None = None) -> ResolvedRecipe:
     """Read, validate and resolve a recipe; raise RecipeError listing every problem found."""
     path = Path(path)
@@ -193,6 +206,8 @@ def load_recipe(path: str | os.PathLike, *, run_dir: str | None = None) -> Resol
             sections[section] = None if raw is None else section_model(section).model_validate(raw)
         except ValidationError as error:
             problems += _format(error, (section,))
+    names = [s.name for s in recipe.sources]
+    problems += _unknown_source_names(sections, names)
     if recipe.mix is not None and recipe.tokenize is None:
         problems.append("mix: needs a `tokenize:` section (the mixture is computed in tokens)")
     if recipe.tokenize is not None:

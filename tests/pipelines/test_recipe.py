@@ -64,6 +64,9 @@ def test_relative_glob_is_resolved_against_the_recipe_directory(tmp_path, inputs
         (lambda r: r["sources"].append(dict(r["sources"][0])), "sources: Value error, source names must be unique; repeated: docs"),
         (lambda r: r.update(runner={"max_retries": -1}), "runner.max_retries: Input should be greater than or equal to 0"),
         (lambda r: r.update(tokenize={}), "tokenize: give exactly one of `tokenizer:`"),
+        (lambda r: r.update(filter={"sources": {"dcos": {}}}), "filter.sources.dcos: no source named 'dcos'; the sources are docs"),
+        (lambda r: r.update(tokenize={"train": {"vocab_size": 500}}, mix={"weights": {"docs": 0.5, "web": 0.5}}),
+         "mix.weights.web: no source named 'web'"),
     ],
 )
 def test_bad_recipes_are_refused_with_the_field_path(tmp_path, inputs, change, expected):
