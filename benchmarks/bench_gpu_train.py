@@ -73,7 +73,7 @@ def measure(args, run: Path, out: Path, *, compile_model: bool, doc_mask: bool, 
     config = TrainConfig(
         run=str(run), objective="clm", model=args.model, steps=steps, seq_len=args.seq_len,
         batch_size=args.batch_size, micro_batch_size=micro, device=args.device, dtype=args.dtype,
-        compile=compile_model, doc_mask=doc_mask, eval_samples=0, checkpoint=False, out=str(out),
+        compile=compile_model, compile_mode=args.compile_mode if compile_model else None, doc_mask=doc_mask, eval_samples=0, checkpoint=False, out=str(out),
         resume="never", log_every=args.warmup_steps if args.steps % args.warmup_steps == 0 else 1,
         warmup_steps=max(1, steps // 10), quiet=True, peak_tflops=args.peak_tflops,
     )
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtype", choices=("bf16", "fp32", "auto"), default="auto")
     p.add_argument("--compile", dest="compile", action="store_true", default=None)
     p.add_argument("--no-compile", dest="compile", action="store_false")
+    p.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. max-autotune-no-cudagraphs")
     p.add_argument("--only-main", action="store_true", help="skip the doc-mask and eager comparisons")
     p.add_argument("--peak-tflops", type=float, default=None, help="override the device's bf16 peak")
     p.add_argument("--json", help="also write the results here")

@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
     p.add_argument("--dtype", choices=("auto", "bf16", "fp32"), default=d.dtype)
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--compile-mode", default=None, help="torch.compile mode (implies --compile)")
     p.add_argument("--doc-mask", action="store_true",
                    help="clm/mlm: attend within each document only; positions restart per document")
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms")

@@ -1,7 +1,7 @@
 """TrainConfig: everything one training run is told (the CLI builds it; checkpoints store it)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from train.model import DEFAULT_SEQ_LEN, PRESETS
@@ -46,6 +46,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     dtype: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "bf16" | "fp32"
     compile: bool = False
+    compile_mode: str | None = None  # torch.compile mode, e.g. "max-autotune-no-cudagraphs"
     doc_mask: bool = False  # clm/mlm: attend within documents only, positions restart per document
     deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise-reproducible CPU runs)
     log_every: int = 1
@@ -89,7 +90,3 @@ class TrainConfig:
             raise ValueError("--steps must be at least 1")
         if self.stop_at_step is not None and not 0 < self.stop_at_step <= self.steps:
             raise ValueError(f"--stop-at-step must be in 1..{self.steps}")
-
-
-def config_field_names() -> list[str]:
-    return [f.name for f in fields(TrainConfig)]

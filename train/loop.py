@@ -157,7 +157,8 @@ def _train(config: TrainConfig, env: DistEnv) -> TrainResult:
                                    num_samples=config.eval_samples, rank=env.rank,
                                    world_size=env.world_size, pin_memory=pin)
 
-    compiled = torch.compile(model) if config.compile else model
+    compiled = (torch.compile(model, mode=config.compile_mode)
+                if config.compile or config.compile_mode else model)
     ddp_model = (DistributedDataParallel(compiled, device_ids=[device.index] if device.type == "cuda" else None)
                  if env.distributed else compiled)
 

@@ -28,7 +28,7 @@ def run_cli(book_shards: Path, out: Path, *args: str) -> list[dict]:
 @pytest.mark.parametrize("objective", ["clm", "mlm", "span"])
 def test_fifty_steps_lower_the_loss(book_shards, tmp_path, objective):
     log = run_cli(book_shards, tmp_path, "--objective", objective, "--model", "tiny", "--steps", "50",
-                  "--batch-size", "8", "--eval-every", "25")
+                  "--batch-size", "4", "--eval-every", "25", "--eval-samples", "16")
     train = [r for r in log if r["kind"] == "train"]
     evals = [r for r in log if r["kind"] == "eval"]
     assert [r["step"] for r in train] == list(range(1, 51))
@@ -43,8 +43,18 @@ def test_fifty_steps_lower_the_loss(book_shards, tmp_path, objective):
     assert set(train[0]) >= {"step", "loss", "lr", "tokens_per_s", "mfu", "grad_norm", "samples_consumed"}
 
 
+def test_doc_mask_run_with_wsd_schedule(book_shards, tmp_path):
+    log = run_cli(book_shards, tmp_path, "--objective", "clm", "--doc-mask", "--schedule", "wsd", "--steps", "10",
+                  "--batch-size", "2", "--eval-every", "5", "--eval-samples", "4", "--no-checkpoint")
+    train = [r for r in log if r["kind"] == "train"]
+    assert len(train) == 10 and all(math.isfinite(r["loss"]) for r in train)
+    assert [r["lr"] for r in train][4:8] == [3e-3] * 4  # stable phase of warmup-stable-decay
+    assert train[-1]["lr"] == pytest.approx(3e-4)
+    assert not (tmp_path / "checkpoints").exists()
+
+
 def test_checkpoint_loads_weights_only(book_shards, tmp_path):
-    run_cli(book_shards, tmp_path, "--objective", "span", "--steps", "2", "--batch-size", "2")
+    run_cli(book_shards, tmp_path, "--objective", "span", "--steps", "2", "--batch-size", "2", "--tensorboard")
     state = load_checkpoint(tmp_path / "checkpoints" / "step-00000002.pt")  # torch.load(weights_only)
     assert state["step"] == 2 and state["scheduler"] == {"step": 2}
     assert state["data"] == {"seed": 1337, "samples_consumed": 4}
@@ -56,8 +66,8 @@ def test_checkpoint_loads_weights_only(book_shards, tmp_path):
 
 
 def test_resume_matches_an_uninterrupted_run_bitwise(book_shards, tmp_path):
-    common = ["--objective", "clm", "--steps", "40", "--batch-size", "4", "--eval-every", "20",
-              "--ckpt-every", "10"]
+    common = ["--objective", "clm", "--steps", "40", "--batch-size", "2", "--eval-every", "20",
+              "--eval-samples", "8", "--ckpt-every", "10"]
     straight = run_cli(book_shards, tmp_path / "straight", *common)
     run_cli(book_shards, tmp_path / "resumed", *common, "--stop-at-step", "20")
     assert [p.name for p in sorted((tmp_path / "resumed" / "checkpoints").iterdir())] == [
