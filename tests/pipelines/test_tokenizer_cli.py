@@ -58,6 +58,16 @@ def test_tokenizer_train_then_build_uses_it(tmp_path):
     run_json = json.loads((tmp_path / "a" / "run.json").read_text())
     assert run_json["stages"]["extract"]["tasks_executed"] == 0  # reused from `tokenizer train`
 
+    # The whole path a user walks: the built shards train a span-denoising model through the CLI,
+    # with the trained tokenizer's own sentinels.
+    trained_model = _cli("train", "--run", str(tmp_path / "a"), "--objective", "span", "--model", "tiny",
+                         "--steps", "4", "--eval-every", "4", "--seq-len", "64", "--batch-size", "4", "--quiet")
+    assert trained_model.returncode == 0, trained_model.stderr[-2000:]
+    records = [json.loads(line) for line in (tmp_path / "a" / "train" / "span-tiny" / "log.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r.get("kind") == "eval"]
+    assert [r["step"] for r in evals] == [4]
+    assert 0 < evals[0]["eval_loss"] < 20
+
 
 def test_tokenizer_train_without_a_train_section_names_the_fix(tmp_path):
     recipe = tmp_path / "r.yaml"
