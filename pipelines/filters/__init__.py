@@ -2,7 +2,7 @@
 
 The runner wires two stages per source (DESIGN.md, "Filters annotate first"):
 
-    settings = settings_for(recipe_filter_config, source.name, source.kind)
+    settings = settings_for(recipe_filter_config, source.name, source.kind, base_dir=recipe_dir)
     # stage `annotate` (expensive; fingerprint: settings.annotate.fingerprint())
     annotated = annotate(table, settings)          # DOCUMENT_SCHEMA in, + score columns, PII scrubbed
     # stage `filter` (cheap; fingerprint: settings.annotate + settings.thresholds fingerprints)
@@ -17,9 +17,10 @@ API
                                  `defaults` and `sources.<name>` override the built-in per-kind
                                  defaults (KIND_DEFAULTS) key by key; `rejects_sample_rate`;
                                  `unknown_sources(names)` for recipe validation.
-  settings_for(config, source_name, source_kind) -> ResolvedFilterSettings
+  settings_for(config, source_name, source_kind, base_dir=None) -> ResolvedFilterSettings
                                  .annotate (AnnotateSettings) and .thresholds (ThresholdSettings):
-                                 frozen, JSON-dumpable, `.fingerprint()` each.
+                                 frozen, JSON-dumpable, hashable, `.fingerprint()` each. Relative
+                                 lid.model_path / url.blocklist_paths resolve against base_dir.
   annotate(table, settings) -> pa.Table
                                  adds num_chars, annotate_error, lid_*, url_*, gopher_rep_*,
                                  gopher_*, c4_*, fineweb_*, code_*, pii_num_replaced (only the
@@ -39,6 +40,15 @@ API
 Per-kind defaults: commoncrawl/jsonl/parquet: URL, LID en > 0.65, Gopher repetition and quality,
 C4, FineWeb, PII. wikipedia/books: LID against the document's meta `language` (> 0.65), PII.
 code: code rules, PII (no LID). Everything is configurable per source.
+
+lid.quality_gate (default 0.2): annotate scores Gopher/C4/FineWeb only for documents whose
+target-language score reaches the gate; the others leave at LID in FineWeb's order anyway. Lowering
+lid.threshold below the gate (or changing the languages) needs a new annotate: the gate and the
+languages are then part of the annotate fingerprint, and `decide` refuses rather than keep
+unscored documents. `quality_gate: null` scores every document (about 2x the annotate time on a
+mostly non-English crawl).
+
+Inspection: pipelines.inspect.inspect_run(run_dir, reason=..., kept=..., n=..., seed=...).
 
 Speed: word splitting is datatrove's (spaCy blank English) with a per-process chunk cache, n-grams
 are numpy; see benchmarks/bench_filters.py for the comparison with datatrove on the same pages.

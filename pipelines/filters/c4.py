@@ -41,7 +41,8 @@ def c4_features(text: str, splitter: WordSplitter, options: dict[str, Any]) -> t
     for index, line in enumerate(lines):
         line = line.strip()
         words = line.split()
-        if max_word_length != -1 and any(len(word) > max_word_length for word in words):
+        # (a line no longer than the limit cannot hold a longer word)
+        if max_word_length != -1 and len(line) > max_word_length and max(map(len, words)) > max_word_length:
             continue
         if remove_citations and "[" in line:
             line = CITATION.sub("", line)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -293,8 +295,20 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def settings_for(config: FilterConfig | None, source_name: str, source_kind: str) -> ResolvedFilterSettings:
-    """Resolve one source's steps and split them into annotate and threshold settings."""
+def _resolve_path(path: str, base_dir: str | Path | None) -> str:
+    expanded = os.path.expanduser(os.path.expandvars(path))
+    if base_dir is None or "://" in expanded or os.path.isabs(expanded):
+        return expanded
+    return str((Path(base_dir) / expanded).resolve())
+
+
+def settings_for(config: FilterConfig | None, source_name: str, source_kind: str,
+                 base_dir: str | Path | None = None) -> ResolvedFilterSettings:
+    """Resolve one source's steps and split them into annotate and threshold settings.
+
+    Relative `lid.model_path` and `url.blocklist_paths` are taken relative to `base_dir` (the
+    recipe's directory) when given, else to the working directory of the process reading them.
+    """
     if source_kind not in KIND_DEFAULTS:
         raise ValueError(f"unknown source kind {source_kind!r}; choose one of {', '.join(KIND_DEFAULTS)}")
     config = config or FilterConfig()
@@ -302,6 +316,12 @@ def settings_for(config: FilterConfig | None, source_name: str, source_kind: str
     merged = _merge(merged, config.defaults.model_dump(exclude_unset=True))
     if source_name in config.sources:
         merged = _merge(merged, config.sources[source_name].model_dump(exclude_unset=True))
+    lid = merged.get("lid") or {}
+    if lid.get("model_path"):
+        merged["lid"] = {**lid, "model_path": _resolve_path(lid["model_path"], base_dir)}
+    url = merged.get("url") or {}
+    if url.get("blocklist_paths"):
+        merged["url"] = {**url, "blocklist_paths": [_resolve_path(p, base_dir) for p in url["blocklist_paths"]]}
     steps = FilterSteps.model_validate(merged)
     if not config.enabled:
         steps = FilterSteps.model_validate(

@@ -110,13 +110,6 @@ def _lid(d: _Decider, o: dict[str, Any]) -> None:
         targets = [metas[i]] if languages == "meta" else languages
         reasons[i] = "lid_low_score" if langs and langs[0] in targets else "lid_wrong_language"
     d.fail(reasons, reasons != None)  # noqa: E711
-    if "lid_gated" in d.table.column_names:
-        passed_gated = (d.reason == None) & d.column("lid_gated", False).astype(bool)  # noqa: E711
-        if passed_gated.any():
-            raise MissingScores(
-                f"{int(passed_gated.sum())} documents pass the language check but were not scored by "
-                "Gopher/C4/FineWeb (annotate skipped them: target-language score below lid.quality_gate); "
-                "keep lid.threshold >= lid.quality_gate and the same languages, or re-run annotate")
 
 
 def _gopher_repetition(d: _Decider, o: dict[str, Any]) -> None:
@@ -202,6 +195,13 @@ def decide(table: pa.Table, settings: ResolvedFilterSettings | ThresholdSettings
                     f"filter step {step!r} is enabled but its scores ({_NEEDED[step]}...) were not "
                     "annotated; re-run the annotate stage with this step enabled")
             _STEPS[step](decider, settings.steps[step])
+    if "lid_gated" in table.column_names and table.num_rows:
+        kept_unscored = (decider.reason == None) & decider.column("lid_gated", False).astype(bool)  # noqa: E711
+        if kept_unscored.any():
+            raise MissingScores(
+                f"{int(kept_unscored.sum())} documents pass the language check but were not scored by "
+                "Gopher/C4/FineWeb (annotate skipped them: target-language score below lid.quality_gate); "
+                "keep lid.threshold >= lid.quality_gate and the same languages, or re-run annotate")
     column = pa.array(decider.reason.tolist(), type=pa.string())
     if "drop_reason" in table.column_names:
         return table.set_column(table.column_names.index("drop_reason"), "drop_reason", column)

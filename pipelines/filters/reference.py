@@ -98,6 +98,8 @@ def step_agreement(reference: list[tuple[str, str] | None], annotated: pa.Table,
         position = STEPS.index(step)
         rows = [i for i, until in enumerate(reached_until) if until >= position]
         table = annotated.take(pa.array(rows, type=pa.int64()))
+        if "lid_gated" in table.column_names:  # one step alone: the gate is LID's business
+            table = table.drop_columns(["lid_gated"])
         ours = decide(table, ThresholdSettings(steps={step: thresholds.steps[step]})).column("drop_reason").to_pylist()
         entry = {"num_reached": len(rows), "both_keep": 0, "both_drop": 0, "same_reason": 0,
                  "only_datatrove_drops": [], "only_we_drop": []}

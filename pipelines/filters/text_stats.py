@@ -5,8 +5,10 @@ here) and counts C4 sentences with spaCy's sentencizer, line by line. spaCy toke
 between whitespace on its own (special-case matches that would span a space are discarded), so the
 words of a text are the concatenation of its chunks' tokens. We therefore tokenize each *distinct*
 chunk once per process, in one spaCy call per batch of new chunks, and keep the result: a page then
-costs one dict lookup per chunk. Chunks made only of letters that are not spaCy special cases
-("dont", "gonna" are) are one token and never reach spaCy.
+costs one dict lookup per chunk. The commonest new chunks never reach spaCy: letters with opening
+brackets/quotes before and closing marks or '.' after ("(word),", "„Wort“") split as spaCy's affix
+rules split them, unless a special case ("dont", "e.g.", "):") could apply (`_fast_tokens`; tests
+compare it with spaCy on every distinct chunk of the real pages).
 
 Tokens get small integer ids in a process-wide `TokenVocab` that also holds the per-token facts the
 filters need (length, has a letter, is punctuation...), so filters work on numpy id arrays.
@@ -123,6 +125,7 @@ class WordSplitter:
         self.kind = kind
         self.vocab = TokenVocab()
         self._chunks: dict[str, tuple[int, ...]] = {}
+        self._sentence_summaries: dict[str, tuple[int, int, int, int, int]] = {}
         self._tokenizer = None
         self._special: frozenset[str] = frozenset()
         if kind == "spacy_en":
@@ -225,6 +228,7 @@ class WordSplitter:
         handed out before a trim are meaningless after it)."""
         if len(self._chunks) > _MAX_VOCAB or len(self.vocab) > _MAX_VOCAB:
             self._chunks.clear()
+            self._sentence_summaries.clear()
             self.vocab = TokenVocab()
             if self._tokenizer is not None:
                 self._new_tokenizer()  # spaCy's own vocabulary grows too
@@ -257,40 +261,64 @@ class WordSplitter:
     def sentences_and_words(self, line: str) -> tuple[int, int]:
         """(datatrove's `len(split_into_sentences(line))`, its number of words) for one line.
 
-        spaCy's sentencizer starts a sentence at the first token that is neither punctuation nor
-        a sentence-final mark after a sentence-final mark. Runs of 2+ spaces or other blanks are
-        whitespace tokens in spaCy (a single space belongs to the previous token) and can start a
-        sentence too; they are not words.
+        spaCy's sentencizer starts a sentence at a token that is neither punctuation nor a
+        sentence-final mark when a sentence-final mark came since the last such token (the
+        "seen period" state). Runs of 2+ spaces or other blanks are whitespace tokens in spaCy (a
+        single space belongs to the previous token); they can start a sentence, are not words.
+        Each chunk's effect on (state -> new sentences, state) is computed once and cached.
         """
-        if not _ODD_WHITESPACE.search(line):
-            ids = self.chunk_ids(line.split())
-            num_words = len(ids)
-        else:
-            ids = []
-            num_words = 0
-            add = self.vocab.add
+        if _ODD_WHITESPACE.search(line):
+            runs = []
             for run in _RUNS.findall(line):
                 if run[0].isspace():
                     run = run[1:] if run[0] == " " else run
                     if run:
-                        ids.append(add(run))
+                        runs.append(run)  # whitespace token: its summary says so
                 else:
-                    chunk = self.chunk_ids([run])
-                    num_words += len(chunk)
-                    ids.extend(chunk)
-        if not ids:
+                    runs.append(run)
+        else:
+            runs = line.split()
+        if not runs:
             return 1, 0  # datatrove splits an empty span list into one part
+        summaries = self._sentence_summaries
+        try:
+            found = [summaries[run] for run in runs]
+        except KeyError:
+            for run in runs:
+                if run not in summaries:
+                    summaries[run] = self._sentence_summary(run)
+            found = [summaries[run] for run in runs]
         sentences = 1
-        seen_period = False
+        seen_period = 0
+        num_words = 0
+        for summary in found:
+            # summary: (new sentences, state after) for state 0 and for state 1, then words
+            sentences += summary[2 * seen_period]
+            seen_period = summary[2 * seen_period + 1]
+            num_words += summary[4]
+        return sentences, num_words
+
+    def _sentence_summary(self, run: str) -> tuple[int, int, int, int, int]:
+        if run.isspace():
+            flags = [int(self.vocab.flags[self.vocab.add(run)])]
+            num_words = 0
+        else:
+            ids = self.chunk_ids([run])
+            flags = self.vocab.flags[ids].tolist()
+            num_words = len(ids)
         sent_punct = TokenVocab.FLAG_SENT_PUNCT
         punct_or_sent = TokenVocab.FLAG_PUNCT | TokenVocab.FLAG_SENT_PUNCT
-        for token_flags in self.vocab.flags[ids].tolist():
-            if seen_period and not token_flags & punct_or_sent:
-                sentences += 1
-                seen_period = False
-            elif token_flags & sent_punct:
-                seen_period = True
-        return sentences, num_words
+        out = []
+        for seen_period in (0, 1):
+            sentences = 0
+            for token_flags in flags:
+                if seen_period and not token_flags & punct_or_sent:
+                    sentences += 1
+                    seen_period = 0
+                elif token_flags & sent_punct:
+                    seen_period = 1
+            out += [sentences, seen_period]
+        return (*out, num_words)
 
 
 _SPLITTERS: dict[str, WordSplitter] = {}

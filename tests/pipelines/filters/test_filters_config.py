@@ -89,3 +89,13 @@ def test_settings_round_trip_through_json_and_hash():
 def test_filter_off_disables_every_step():
     settings = settings_for(FilterConfig(enabled=False), "web", "commoncrawl")
     assert settings.annotate.steps == {} and settings.thresholds.steps == {}
+
+
+def test_relative_paths_resolve_against_the_recipe_directory(tmp_path):
+    config = FilterConfig.model_validate({"defaults": {"lid": {"model_path": "../models/lid.176.ftz"},
+                                                       "url": {"blocklist_paths": ["lists/blocked.txt", "/abs/x.txt"]}}})
+    settings = settings_for(config, "web", "commoncrawl", base_dir=tmp_path / "recipes")
+    assert settings.annotate.steps["lid"]["model_path"] == str(tmp_path / "models" / "lid.176.ftz")
+    assert settings.annotate.steps["url"]["blocklist_paths"] == [str(tmp_path / "recipes" / "lists" / "blocked.txt"),
+                                                                 "/abs/x.txt"]
+    assert settings_for(config, "web", "commoncrawl").annotate.steps["lid"]["model_path"] == "../models/lid.176.ftz"

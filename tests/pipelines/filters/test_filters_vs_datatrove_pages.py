@@ -9,7 +9,9 @@ import pytest
 from pipelines.filters import decide, filter_stats
 from pipelines.filters import reference
 
-pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow,
+              # tldextract's notice about a property datatrove's URLFilter reads, once per page
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ def test_gopher_c4_fineweb_scores_on_all_pages_match_datatrove(web_pages, lid_mo
     from pipelines.filters import FilterConfig, annotate, settings_for
     from pipelines.filters.config import ThresholdSettings
 
-    sample = web_pages[::3]  # 340 pages keep the test short; the benchmark runs all of them
+    sample = web_pages[::4]  # 255 pages keep the test short
     settings = settings_for(FilterConfig.model_validate(
         {"defaults": {"lid": {"model_path": lid_model_path, "quality_gate": None}}}), "web", "commoncrawl")
     annotated = annotate(documents_to_table(sample, "web"), settings)
@@ -91,4 +93,4 @@ def test_gopher_c4_fineweb_scores_on_all_pages_match_datatrove(web_pages, lid_mo
                 disagreements.append((i, step, theirs, ours[step][i]))
     print("\ndrops per filter on", len(sample), "pages:", dict(num_drops))
     assert disagreements == []
-    assert num_drops["gopher_quality"] > 200  # German pages fail the English stop-word rule
+    assert num_drops["gopher_quality"] > 150  # German pages fail the English stop-word rule

@@ -43,7 +43,7 @@ def test_kept_documents_and_overview(run_dir: Path):
     out = inspect_run(str(run_dir), kept=True, n=2)
     assert f"filter: kept: 2 of {kept.num_rows} documents" in out and out.count("· kept") == 2
     overview = inspect_run(str(run_dir))
-    assert f"kept: web" in overview and str(kept.num_rows) in overview
+    assert "kept: web" in overview and str(kept.num_rows) in overview
     assert "removed: lid_wrong_language" in overview
 
 
