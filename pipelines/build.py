@@ -164,7 +164,7 @@ def run_annotate(resolved, runner, run, results):
     config = resolved.sections["filter"]
     tasks = [
         TaskSpec(t.task_id, {**t.payload, "annotate": settings_for(
-            config, t.payload["source"], t.payload["kind"]).annotate.model_dump(mode="json")})
+            config, t.payload["source"], t.payload["kind"], base_dir=resolved.base_dir).annotate.model_dump(mode="json")})
         for t in _downstream(results[-1], "annotate", {})
     ]
     return runner.run_stage(run.url, "annotate", tasks, annotate_task)
@@ -178,7 +178,7 @@ def run_filter(resolved, runner, run, results):
     common = {"rejects_sample_rate": config.rejects_sample_rate, "seed": resolved.recipe.seed}
     tasks = [
         TaskSpec(t.task_id, {**t.payload, "thresholds": settings_for(
-            config, t.payload["source"], t.payload["kind"]).thresholds.model_dump(mode="json")})
+            config, t.payload["source"], t.payload["kind"], base_dir=resolved.base_dir).thresholds.model_dump(mode="json")})
         for t in _downstream(results[-1], "filter", common)
     ]
     return runner.run_stage(run.url, "filter", tasks, filter_task)

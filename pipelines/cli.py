@@ -41,7 +41,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from pipelines.inspect import inspect_run
+    from pipelines.inspection import inspect_run
 
     print(inspect_run(args.run, stage=args.stage, reason=args.reason, kept=args.kept, n=args.n,
                       seed=args.seed))

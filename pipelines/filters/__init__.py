@@ -48,7 +48,7 @@ languages are then part of the annotate fingerprint, and `decide` refuses rather
 unscored documents. `quality_gate: null` scores every document (about 2x the annotate time on a
 mostly non-English crawl).
 
-Inspection: pipelines.inspect.inspect_run(run_dir, reason=..., kept=..., n=..., seed=...).
+Inspection: pipelines.inspection.inspect_run(run_dir, reason=..., kept=..., n=..., seed=...).
 
 Speed: word splitting is datatrove's (spaCy blank English) with a per-process chunk cache, n-grams
 are numpy; see benchmarks/bench_filters.py for the comparison with datatrove on the same pages.

@@ -146,3 +146,21 @@ def test_a_threshold_change_refilters_without_rescoring(built, shared_data):
     assert executed["filter"] == 1 + 16  # only the web source's tasks: its thresholds changed
     after = json.loads((run_dir / "_stats/filter.json").read_text())["web"]["num_docs_out"]
     assert after < before
+
+
+@pytest.mark.slow
+def test_inspect_shows_removed_documents_with_the_deciding_score(built):
+    import subprocess
+    import sys
+
+    folder, _ = built
+    run_dir = str(folder / "run")
+    shown = subprocess.run([sys.executable, "-m", "pipelines.cli", "inspect", run_dir, "--reason",
+                            "lid_wrong_language", "-n", "2"], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("╭─ web · ") == 2  # one panel per sampled document
+    assert "decided by lid_" in shown.stdout
+    unknown = subprocess.run([sys.executable, "-m", "pipelines.cli", "inspect", run_dir, "--reason", "nope"],
+                             capture_output=True, text=True, timeout=120)
+    assert unknown.returncode == 2
+    assert "available reasons" in unknown.stderr and "lid_wrong_language" in unknown.stderr

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.filters import decide, split_rejects
-from pipelines.inspect import deciding_columns, inspect_run
+from pipelines.inspection import deciding_columns, inspect_run
 
 pytestmark = pytest.mark.shared_data
 
