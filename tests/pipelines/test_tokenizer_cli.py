@@ -7,6 +7,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from tokenizers import Tokenizer
@@ -57,6 +58,18 @@ def test_tokenizer_train_then_build_uses_it(tmp_path):
     assert manifest["tokenizer"]["special_ids"]["sentinels"][:2] == [1199, 1198]
     run_json = json.loads((tmp_path / "a" / "run.json").read_text())
     assert run_json["stages"]["extract"]["tasks_executed"] == 0  # reused from `tokenizer train`
+
+    # Megatron-LM export through the CLI reads back to the train shards' documents exactly.
+    exported = _cli("export", "megatron", str(tmp_path / "a"), str(tmp_path / "mega"))
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    from tokenization.megatron import read_megatron
+    from tokenization.manifest import load_manifest
+
+    mega = read_megatron(tmp_path / "mega")
+    shards = load_manifest(tmp_path / "a").open_shards("train")
+    documents = [shard.doc(i) for shard in shards for i in range(shard.num_docs)]
+    assert len(mega) == len(documents)
+    assert all(np.array_equal(mega[i], doc) for i, doc in enumerate(documents))
 
     # The whole path a user walks: the built shards train a span-denoising model through the CLI,
     # with the trained tokenizer's own sentinels.
