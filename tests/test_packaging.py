@@ -88,3 +88,26 @@ def test_wheel_installs_and_imports_all_four_packages_from_a_clean_venv(tmp_path
     for location, package in zip(locations, PACKAGES):
         assert location.startswith(str(env_dir)), f"{package} imported from {location}, not the wheel"
         assert location.endswith(package)
+
+
+# Imported only by code that compares against the anchors (tests, benchmarks), from the test extra.
+TEST_ONLY_IMPORTS = {"pipelines/filters/reference.py": {"datatrove", "tldextract", "fasttext"}}
+IMPORT_TO_DISTRIBUTION = {"yaml": "pyyaml", "fasttext": "fasttext-numpy2-wheel"}
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~\[ ;]", d)[0].lower() for d in project["dependencies"]}
+    missing = {}
+    for package in PACKAGES:
+        for path in _package_files(package):
+            rel = str(path.relative_to(REPO))
+            for name in _imports(path) - set(sys.stdlib_module_names) - set(PACKAGES) - {"__future__"}:
+                if name in TEST_ONLY_IMPORTS.get(rel, set()):
+                    continue
+                if IMPORT_TO_DISTRIBUTION.get(name, name).lower() not in declared:
+                    missing.setdefault(name, []).append(rel)
+    assert missing == {}

@@ -110,6 +110,11 @@ def _load_lists(options_json: str) -> UrlLists:
     soft = {normalize(w) for w in options["soft_banned_words"]}
     subwords = {normalize(w) for w in options["banned_subwords"]}
     assets = datatrove_assets_dir() if options["use_datatrove_lists"] else None
+    if options["use_datatrove_lists"] and assets is None:
+        # Never filter with an empty blocklist without saying so.
+        raise RuntimeError("url filter: `use_datatrove_lists` is on but the datatrove package (which "
+                           "bundles the UT1 blocklists) is not installed; `pip install datatrove`, or "
+                           "set `url: {use_datatrove_lists: false, blocklist_paths: [...]}`")
     if assets is not None:
         domains, urls = _load_ut1(assets)
         domain_parts.append(domains)
