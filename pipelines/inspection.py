@@ -79,7 +79,7 @@ def _read_parts(fs, directory: str) -> pa.Table | None:
 
 def _sample(table: pa.Table, n: int, seed: int) -> list[dict[str, Any]]:
     rows = table.to_pylist()
-    rows.sort(key=lambda row: xxhash.xxh64_intdigest(f"{seed}\x1f{row['id']}"))
+    rows.sort(key=lambda row: xxhash.xxh64_intdigest(f"{seed}\x1f{row['id']}".encode()))
     return rows[:n]
 
 

@@ -18,7 +18,7 @@ def sample_mask(doc_ids: list[str], sample_rate: float, seed: int) -> np.ndarray
         return np.zeros(len(doc_ids), dtype=bool)
     limit = int(sample_rate * 2**64)
     prefix = f"{seed}\x1f"
-    return np.fromiter((xxhash.xxh64_intdigest(prefix + doc_id) < limit for doc_id in doc_ids),
+    return np.fromiter((xxhash.xxh64_intdigest((prefix + doc_id).encode()) < limit for doc_id in doc_ids),
                        dtype=bool, count=len(doc_ids))
 
 

@@ -61,7 +61,7 @@ def _sorted_unique(*arrays: np.ndarray) -> np.ndarray:
 
 
 def _hashes(lines) -> np.ndarray:
-    return _sorted_unique(np.fromiter((xxhash.xxh64_intdigest(line) for line in lines), dtype=np.uint64))
+    return _sorted_unique(np.fromiter((xxhash.xxh64_intdigest(line.encode()) for line in lines), dtype=np.uint64))
 
 
 def _read_list(path: Path) -> list[str]:
@@ -151,7 +151,7 @@ def _strip_scheme(url: str) -> str:
 def _contains(sorted_hashes: np.ndarray, values: list[str]) -> bool:
     if not len(sorted_hashes) or not values:
         return False
-    keys = np.array([xxhash.xxh64_intdigest(v) for v in values], dtype=np.uint64)
+    keys = np.array([xxhash.xxh64_intdigest(v.encode()) for v in values], dtype=np.uint64)
     found = np.searchsorted(sorted_hashes, keys)
     found[found == len(sorted_hashes)] = 0
     return bool((sorted_hashes[found] == keys).any())
