@@ -21,6 +21,7 @@ from pipelines.recipe import ResolvedRecipe
 from pipelines.rundir import RunDir
 from pipelines.runner import Runner, StageResult, TaskSpec
 from pipelines.stages.extract import extract_task, part_path
+from tokenization.shards import file_sha256
 
 
 @dataclass
@@ -161,30 +162,31 @@ def _downstream(previous: StageResult, stage: str, extra: dict) -> list[TaskSpec
     return tasks
 
 
-def run_annotate(resolved, runner, run, results):
+def _filter_settings(resolved: ResolvedRecipe, payload: dict):
     from pipelines.filters import settings_for
+
+    return settings_for(resolved.sections["filter"], payload["source"], payload["kind"],
+                        base_dir=resolved.base_dir)
+
+
+def run_annotate(resolved, runner, run, results):
     from pipelines.stages.filtering import annotate_task
 
-    config = resolved.sections["filter"]
-    tasks = [
-        TaskSpec(t.task_id, {**t.payload, "annotate": settings_for(
-            config, t.payload["source"], t.payload["kind"], base_dir=resolved.base_dir).annotate.model_dump(mode="json")})
-        for t in _downstream(results[-1], "annotate", {})
-    ]
+    # Only the settings that change scores: a threshold change leaves these tasks done.
+    tasks = [TaskSpec(t.task_id, {**t.payload, "annotate": _filter_settings(resolved, t.payload)
+                                  .annotate.model_dump(mode="json")})
+             for t in _downstream(results[-1], "annotate", {})]
     return runner.run_stage(run.url, "annotate", tasks, annotate_task)
 
 
 def run_filter(resolved, runner, run, results):
-    from pipelines.filters import settings_for
     from pipelines.stages.filtering import filter_task
 
-    config = resolved.sections["filter"]
-    common = {"rejects_sample_rate": config.rejects_sample_rate, "seed": resolved.recipe.seed}
-    tasks = [
-        TaskSpec(t.task_id, {**t.payload, "thresholds": settings_for(
-            config, t.payload["source"], t.payload["kind"], base_dir=resolved.base_dir).thresholds.model_dump(mode="json")})
-        for t in _downstream(results[-1], "filter", common)
-    ]
+    common = {"rejects_sample_rate": resolved.sections["filter"].rejects_sample_rate,
+              "seed": resolved.recipe.seed}
+    tasks = [TaskSpec(t.task_id, {**t.payload, "thresholds": _filter_settings(resolved, t.payload)
+                                  .thresholds.model_dump(mode="json")})
+             for t in _downstream(results[-1], "filter", common)]
     return runner.run_stage(run.url, "filter", tasks, filter_task)
 
 
@@ -198,8 +200,6 @@ def run_tokenize(resolved, runner, run, results):
             tok = tok.model_copy(update={key: str(resolved.resolve_path(getattr(tok, key)))})
     parts = [part_path(previous.stage, t.payload["source"], t.task_id) for t in previous.tasks]
     path = prepare_tokenizer(run, tok, parts, resolved.recipe.seed)
-    from tokenization.shards import file_sha256
-
     tokenizer = {"path": str(path), "sha256": file_sha256(path), "eos_token": tok.eos_token,
                  "tiktoken_ranks": tok.tiktoken_ranks}
     tasks = _downstream(previous, "tokenize", {"tokenizer": tokenizer})
