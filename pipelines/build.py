@@ -120,6 +120,7 @@ def build(resolved: ResolvedRecipe, *, address: str | None = None, node_ip: str 
             if until is not None and results[-1].stage == until:
                 break
             results.append(stage(resolved, runner, run, results))
+    remove_stale_temporaries(run)  # left by tasks whose worker died (their retries succeeded)
     summary = {r.stage: merge_stats(r.stats) for r in results}
     for stage, merged in summary.items():
         run.write_json(f"_stats/{stage}.json", merged)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from dataclasses import dataclass
 import yaml
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -45,6 +46,12 @@ def _stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+@dataclass
+class Cluster:
+    address: str
+    worker: subprocess.Popen  # `ray start --block` of the 127.0.0.3 node; its group holds the node
+
+
 @pytest.fixture
 def cluster(tmp_path_factory):
     temp_dir = Path("/tmp") / f"cm-ray-{os.getpid()}"  # Ray's socket paths must stay short
@@ -61,7 +68,7 @@ def cluster(tmp_path_factory):
                     break
             time.sleep(0.5)
         worker = _ray_node([f"--address={address}", "--node-ip-address=127.0.0.3"], temp_dir)
-        yield address
+        yield Cluster(address, worker)
     finally:
         for process in (worker, head):
             if process is not None:
@@ -90,10 +97,10 @@ def _wait_for_two_nodes(address: str) -> None:
 
 @pytest.mark.slow
 def test_build_on_a_two_node_cluster_matches_the_embedded_build(tmp_path, cluster):
-    _wait_for_two_nodes(cluster)
+    _wait_for_two_nodes(cluster.address)
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     joined = subprocess.run([sys.executable, "-m", "pipelines.cli", "build", str(_recipe(tmp_path, "cluster")),
-                             "--address", cluster, "--node-ip", "127.0.0.2", "--no-progress"],
+                             "--address", cluster.address, "--node-ip", "127.0.0.2", "--no-progress"],
                             capture_output=True, text=True, timeout=300, env=env)
     assert joined.returncode == 0, joined.stderr[-3000:]
     embedded = subprocess.run([sys.executable, "-m", "pipelines.cli", "build", str(_recipe(tmp_path, "embedded")),
@@ -107,3 +114,33 @@ def test_build_on_a_two_node_cluster_matches_the_embedded_build(tmp_path, cluste
     assert len(outputs) >= 3 * len(PACKAGES)  # extract, annotate and filter parts at least
     assert outputs == sorted(str(p.relative_to(b)) for p in b.rglob("*.parquet"))
     assert [o for o in outputs if not filecmp.cmp(a / o, b / o, shallow=False)] == []
+
+
+@pytest.mark.slow
+def test_losing_a_worker_node_mid_stage_still_finishes_with_identical_outputs(tmp_path, cluster):
+    _wait_for_two_nodes(cluster.address)
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    recipe = _recipe(tmp_path, "lossy")
+    build = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "build", str(recipe), "--address", cluster.address,
+                              "--node-ip", "127.0.0.2", "--no-progress"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = tmp_path / "lossy" / "_done" / "annotate"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (done.is_dir() and len(os.listdir(done)) >= 2):
+        time.sleep(0.01)
+    assert build.poll() is None, "the build finished before the node could be lost"
+    os.killpg(cluster.worker.pid, signal.SIGKILL)  # raylet, workers and all: a machine failure
+    _, stderr = build.communicate(timeout=600)
+    assert build.returncode == 0, stderr[-3000:]
+    nodes = [json.loads(p.read_text())["node_ip"] for p in (tmp_path / "lossy" / "_stats").glob("*/*.json")]
+    assert "127.0.0.3" in nodes  # the lost node had done work before it died
+    assert "127.0.0.2" in nodes
+
+    embedded = subprocess.run([sys.executable, "-m", "pipelines.cli", "build", str(_recipe(tmp_path, "embedded")),
+                               "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert embedded.returncode == 0, embedded.stderr[-3000:]
+    a, b = tmp_path / "lossy", tmp_path / "embedded"
+    outputs = sorted(str(p.relative_to(a)) for p in a.rglob("*.parquet"))
+    assert outputs == sorted(str(p.relative_to(b)) for p in b.rglob("*.parquet"))
+    assert [o for o in outputs if not filecmp.cmp(a / o, b / o, shallow=False)] == []
+    assert list(a.rglob("*.tmp-*")) == []
