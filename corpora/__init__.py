@@ -14,6 +14,14 @@ Reader contract (one module per source kind, registered in READER_MODULES):
 `path`, plus `meta` (a JSON-able dict). Records that are not documents are counted in `skips` by a
 stable reason code and never silently dropped; a broken tail of a file (clipped record, truncated
 compression stream) is counted as `error:<kind>` after every complete record has been yielded.
+
+Optionally, a reader whose format can be cut into independent pieces also offers
+
+    def split_ranges(path: str, size_bytes: int, target_bytes: int) -> list[tuple[int, int]] | None
+
+and then accepts `byte_range=(start, end)` in `iter_documents`: each range yields a disjoint part
+of the file's documents, and together they yield exactly what the whole file does (the Wikipedia
+reader does this for multistream .bz2 dumps; see corpora/bz2_streams.py).
 """
 from __future__ import annotations
 

@@ -30,6 +30,7 @@ from xml.parsers import expat
 import fsspec
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpora import bz2_streams
 from corpora.schema import SkipCounter, make_doc_id
 from corpora.wikitext import (
     CANONICAL_CATEGORY_PREFIXES,
@@ -71,20 +72,27 @@ class Options(BaseModel):
     read_chunk_bytes: int = Field(default=1 << 20, ge=4096, description="decompressed bytes per parser feed")
 
 
+def split_ranges(path: str, size_bytes: int, target_bytes: int) -> list[tuple[int, int]] | None:
+    """Byte ranges for one huge multistream .bz2 dump to be read as many tasks (None: one task)."""
+    if size_bytes <= target_bytes or not bz2_streams.is_bz2(path):
+        return None
+    return bz2_streams.split_ranges(size_bytes, target_bytes)
+
+
 def iter_documents(
-    path: str, *, source: str, file_key: str, options: Options, skips: SkipCounter
+    path: str, *, source: str, file_key: str, options: Options, skips: SkipCounter,
+    byte_range: tuple[int, int] | None = None,
 ) -> Iterator[dict]:
+    """Documents of the dump at `path`, or of the multistream bz2 streams that start inside
+    `byte_range` (see corpora.bz2_streams)."""
     handler = _DumpHandler()
     parser = handler.make_parser()
     renderer: WikitextRenderer | None = None
     failure: str | None = None
-    with _open_decompressed(path) as stream:
-        # read1, not read: a buffered read(n) that hits a truncated end raises and throws away the
-        # up to n bytes it had already decompressed; read1 hands back each piece as it comes.
-        read_piece = getattr(stream, "read1", stream.read)
+    with _chunk_source(path, options, byte_range) as read_piece:
         while failure is None:
             try:
-                chunk = read_piece(options.read_chunk_bytes)
+                chunk = read_piece()
             except EOFError:  # compressed stream ends before its end-of-stream marker
                 failure = "error:truncated_dump"
                 break
@@ -270,6 +278,20 @@ class _DumpHandler:
 
 
 # -- opening ----------------------------------------------------------------------------------
+
+@contextmanager
+def _chunk_source(path: str, options: Options, byte_range: tuple[int, int] | None):
+    """A function returning the next piece of decompressed XML (b"" at the end)."""
+    if byte_range is not None:
+        pieces = bz2_streams.range_chunks(path, *byte_range, chunk_bytes=options.read_chunk_bytes)
+        yield lambda: next(pieces, b"")
+        return
+    with _open_decompressed(path) as stream:
+        # read1, not read: a buffered read(n) that hits a truncated end raises and throws away the
+        # up to n bytes it had already decompressed; read1 hands back each piece as it comes.
+        read_piece = getattr(stream, "read1", stream.read)
+        yield lambda: read_piece(options.read_chunk_bytes)
+
 
 _MAGIC = ((b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x1f\x8b", "gz"), (b"\x28\xb5\x2f\xfd", "zst"))
 

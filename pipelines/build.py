@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from corpora import reader_for
 from pipelines.recipe import ResolvedRecipe
 from pipelines.rundir import RunDir
 from pipelines.runner import Runner, StageResult, TaskSpec
@@ -56,17 +57,25 @@ def _versions() -> dict[str, str]:
 
 
 def extract_tasks(resolved: ResolvedRecipe) -> list[TaskSpec]:
-    batch_size = resolved.recipe.runner.batch_size
+    """One task per input file, or per byte range of a huge file whose reader can split it."""
+    runner = resolved.recipe.runner
     tasks = []
     for source in resolved.recipe.sources:
+        reader = reader_for(source.kind)
         options = resolved.reader_options[source.name].model_dump(mode="json")
         for index, input_file in enumerate(resolved.inputs[source.name]):
-            task_id = f"{source.name}.{index:05d}"
-            tasks.append(TaskSpec(task_id, {
-                "task_id": task_id, "source": source.name, "kind": source.kind,
-                "path": input_file.path, "file_key": input_file.file_key,
-                "size_bytes": input_file.size_bytes, "options": options, "batch_size": batch_size,
-            }))
+            ranges = None
+            if hasattr(reader, "split_ranges") and input_file.size_bytes > runner.split_bytes:
+                ranges = reader.split_ranges(input_file.path, input_file.size_bytes, runner.split_bytes)
+            for part, byte_range in enumerate(ranges or [None]):
+                task_id = f"{source.name}.{index:05d}" + (f"-r{part:04d}" if ranges else "")
+                tasks.append(TaskSpec(task_id, {
+                    "task_id": task_id, "source": source.name, "kind": source.kind,
+                    "path": input_file.path, "file_key": input_file.file_key,
+                    "size_bytes": (byte_range[1] - byte_range[0]) if byte_range else input_file.size_bytes,
+                    "byte_range": list(byte_range) if byte_range else None,
+                    "options": options, "batch_size": runner.batch_size,
+                }))
     return tasks
 
 

@@ -51,6 +51,9 @@ class RunnerConfig(Strict):
     max_retries: int = Field(3, ge=0, description="Ray retries of a failed task")
     num_cpus: int | None = Field(None, ge=1, description="embedded Ray's CPUs (default: all)")
     batch_size: int = Field(1000, ge=1, description="documents per Arrow batch in a task")
+    split_bytes: int = Field(
+        256 << 20, ge=1 << 16, description="inputs larger than this become several tasks (byte "
+        "ranges) where the format allows it: multistream .bz2 Wikipedia dumps")
 
 
 class TokenizeConfig(Strict):

@@ -26,3 +26,21 @@ def shared_data() -> Path:
             "(or set CORPUSMILL_TEST_DATA to its path)"
         )
     return root
+
+
+@pytest.fixture(scope="session")
+def hywiki_multistream(shared_data, tmp_path_factory) -> Path:
+    """The real hywiki excerpt repacked the way Wikipedia's multistream dumps are: a header stream,
+    then one bz2 stream per 20 pages, then the closing tag in its own stream."""
+    import bz2
+    import re
+
+    xml = bz2.decompress((shared_data / "wikipedia/repaired/hywiki-truncated-100k.repaired.xml.bz2").read_bytes())
+    first = xml.index(b"<page>")
+    last = xml.rindex(b"</page>") + len(b"</page>")
+    pages = re.findall(rb"\s*<page>.*?</page>", xml[first - 4:last], flags=re.S)
+    assert b"".join(pages).strip() == xml[first:last].strip()
+    streams = [xml[:first]] + [b"".join(pages[i:i + 20]) for i in range(0, len(pages), 20)] + [xml[last:]]
+    path = tmp_path_factory.mktemp("multistream") / "hywiki-multistream.xml.bz2"
+    path.write_bytes(b"".join(bz2.compress(s, 9) for s in streams))
+    return path

@@ -27,8 +27,10 @@ def extract_task(run_url: str, payload: dict) -> dict:
     reader = reader_for(kind)
     options = reader.Options.model_validate(payload["options"])
     skips = SkipCounter()
+    # A byte range only reaches readers that offered to split the file (their `split_ranges`).
+    extra = {"byte_range": tuple(payload["byte_range"])} if payload.get("byte_range") else {}
     documents = reader.iter_documents(
-        payload["path"], source=source, file_key=payload["file_key"], options=options, skips=skips
+        payload["path"], source=source, file_key=payload["file_key"], options=options, skips=skips, **extra
     )
     num_docs = num_chars = 0
     run = RunDir(run_url)
