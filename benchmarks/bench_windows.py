@@ -30,7 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipelines.mixture import MixConfig, build_shards  # noqa: E402
+from pipelines.mixture import MixConfig  # noqa: E402
+from pipelines.shard_assembly import build_shards  # noqa: E402
 from tokenization.corpus import ShardedCorpus  # noqa: E402
 from tokenization.encode import encode_table  # noqa: E402
 from tokenization.megatron import export_megatron, read_megatron  # noqa: E402

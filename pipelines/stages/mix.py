@@ -5,7 +5,8 @@ across sources. It holds a document index (a few ints per document) in memory, n
 """
 from __future__ import annotations
 
-from pipelines.mixture import MixConfig, build_shards
+from pipelines.mixture import MixConfig
+from pipelines.shard_assembly import build_shards
 from pipelines.rundir import RunDir
 from pipelines.stages.tokenize import tokenizer_spec
 

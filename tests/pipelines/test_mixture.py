@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from pipelines.mixture import MixConfig, build_shards, plan_mixture, select_documents, split_validation
+from pipelines.mixture import MixConfig, plan_mixture, select_documents, split_validation
+from pipelines.shard_assembly import build_shards
 from tokenization.corpus import ShardedCorpus
 from tokenization.encode import encode_table
 from tokenization.tokenizer import load_tokenizer

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.mixture import MixConfig, build_shards
+from pipelines.mixture import MixConfig
+from pipelines.shard_assembly import build_shards
 from tokenization.encode import encode_table
 from tokenization.tokenizer import load_tokenizer
 
