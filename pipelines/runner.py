@@ -109,9 +109,6 @@ class Runner:
             ray.shutdown()
             self._started_ray = False
 
-    def cluster_cpus(self) -> int:
-        return int(ray.cluster_resources().get("CPU", 1))
-
     def run_stage(self, run_url: str, stage: str, tasks: list[TaskSpec], fn: TaskFn) -> StageResult:
         started = time.perf_counter()
         run = RunDir(run_url)
@@ -160,11 +157,3 @@ def fingerprint_of(*parts: Any) -> str:
     """A stable hash of JSON-able configuration."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def ray_version() -> str:
-    return ray.__version__
-
-
-def environment_summary() -> dict:
-    return {"ray": ray.__version__, "pid": os.getpid()}
