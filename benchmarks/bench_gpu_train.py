@@ -3,9 +3,12 @@
 Default: gpt2-124m, CLM, sequence length 1024, bf16 autocast, torch.compile, fused AdamW, TF32,
 flash SDPA, vocabulary padded to 50304, on one GPU. Three runs of the same trainer on the same data:
 
-  compiled            the headline tokens/s and MFU
-  compiled+doc-mask   per-document attention masks and position reset (the switch's cost)
-  eager               no torch.compile (what compiling buys)
+  compiled                 the headline tokens/s and MFU
+  compiled+doc-mask        per-document attention masks and position reset (the switch's cost),
+                           through FlexAttention block masks (the default for compiled CUDA runs)
+  compiled+doc-mask-dense  the same masks as a dense (B, 1, T, T) SDPA mask (what flex replaces);
+                           its last loss must agree with the flex run's (same data, same init)
+  eager                    no torch.compile (what compiling buys)
 
 Data: shards given with --shards (a run dir, shards dir or manifest.json), else synthetic shards
 written to a temporary directory: GPT-2-sized vocabulary, Zipf-distributed ids, documents of
@@ -66,14 +69,15 @@ def is_oom(error: BaseException) -> bool:
     return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
-def measure(args, run: Path, out: Path, *, compile_model: bool, doc_mask: bool, micro: int) -> dict:
+def measure(args, run: Path, out: Path, *, compile_model: bool, doc_mask: bool, micro: int,
+            attention: str = "auto") -> dict:
     """One trainer run; tokens/s and MFU over the steps after the warmup ones (compile included
     in warmup), from the run's JSONL log."""
     steps = args.warmup_steps + args.steps
     config = TrainConfig(
         run=str(run), objective="clm", model=args.model, steps=steps, seq_len=args.seq_len,
         batch_size=args.batch_size, micro_batch_size=micro, device=args.device, dtype=args.dtype,
-        compile=compile_model, compile_mode=args.compile_mode if compile_model else None, doc_mask=doc_mask, eval_samples=0, checkpoint=False, out=str(out),
+        compile=compile_model, compile_mode=args.compile_mode if compile_model else None, doc_mask=doc_mask, attention=attention, eval_samples=0, checkpoint=False, out=str(out),
         resume="never", log_every=args.warmup_steps if args.steps % args.warmup_steps == 0 else 1,
         warmup_steps=max(1, steps // 10), quiet=True, peak_tflops=args.peak_tflops,
     )
@@ -165,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         plan = [("compiled" if args.compile else "eager", dict(compile_model=args.compile, doc_mask=False))]
         if not args.only_main:
             plan.append(((plan[0][0]) + "+doc-mask", dict(compile_model=args.compile, doc_mask=True)))
+            if args.compile and cuda:  # only compiled CUDA runs use flex; else doc-mask is already dense
+                plan.append(((plan[0][0]) + "+doc-mask-dense",
+                             dict(compile_model=True, doc_mask=True, attention="sdpa")))
             if args.compile:
                 plan.append(("eager", dict(compile_model=False, doc_mask=False)))
         results = {}
@@ -179,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"{result['step_s'] * 1000:.1f} ms/step, micro-batch {result['micro_batch']}, "
                       f"wall {result['wall_s']:.0f} s (compile included), last loss {result['loss']:.3f}",
                       flush=True)
+    flex, dense = results.get("compiled+doc-mask"), results.get("compiled+doc-mask-dense")
+    if flex and dense and abs(flex["loss"] - dense["loss"]) > 0.02 * abs(dense["loss"]):
+        print(f"WARNING: flex and dense document masks disagree: last loss {flex['loss']:.4f} vs "
+              f"{dense['loss']:.4f} (expected equal up to bf16 noise)", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"device": name, "args": vars(args), "results": results}, indent=2))
     main_label = plan[0][0]

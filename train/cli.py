@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile-mode", default=None, help="torch.compile mode (implies --compile)")
     p.add_argument("--doc-mask", action="store_true",
                    help="clm/mlm: attend within each document only; positions restart per document")
+    p.add_argument("--attention", choices=("auto", "sdpa", "flex"), default=d.attention,
+                   help="how --doc-mask is applied: flex = FlexAttention block mask (CUDA, compiled), "
+                        "sdpa = dense mask; auto = flex when compiling on CUDA")
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms")
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard events if installed")

@@ -48,6 +48,9 @@ class TrainConfig:
     compile: bool = False
     compile_mode: str | None = None  # torch.compile mode, e.g. "max-autotune-no-cudagraphs"
     doc_mask: bool = False  # clm/mlm: attend within documents only, positions restart per document
+    # how a document mask is applied: "sdpa" (dense mask, any device) | "flex" (FlexAttention,
+    # CUDA only: it has no CPU backward) | "auto" (flex for compiled CUDA runs, else sdpa)
+    attention: str = "auto"
     deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise-reproducible CPU runs)
     log_every: int = 1
     tensorboard: bool = False  # also write TensorBoard events, if the package is installed
@@ -68,6 +71,12 @@ class TrainConfig:
     def resolved_warmup(self) -> int:
         return self.warmup_steps if self.warmup_steps is not None else max(1, round(0.05 * self.steps))
 
+    def resolved_attention(self, device_type: str) -> str:
+        if self.attention != "auto":
+            return self.attention
+        compiled = self.compile or self.compile_mode is not None
+        return "flex" if self.doc_mask and compiled and device_type == "cuda" else "sdpa"
+
     def out_dir(self, manifest_dir: Path) -> Path:
         if self.out is not None:
             return Path(self.out)
@@ -86,6 +95,8 @@ class TrainConfig:
             raise ValueError(f"unknown --schedule {self.schedule!r}; choose cosine or wsd")
         if self.dtype not in ("auto", "bf16", "fp32"):
             raise ValueError(f"unknown --dtype {self.dtype!r}; choose auto, bf16 or fp32")
+        if self.attention not in ("auto", "sdpa", "flex"):
+            raise ValueError(f"unknown --attention {self.attention!r}; choose auto, sdpa or flex")
         if self.steps < 1:
             raise ValueError("--steps must be at least 1")
         if self.stop_at_step is not None and not 0 < self.stop_at_step <= self.steps:

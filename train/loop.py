@@ -115,9 +115,16 @@ def _train(config: TrainConfig, env: DistEnv) -> TrainResult:
     seq_len = config.resolved_seq_len()
     objective = make_objective(config.objective, seq_len, layout, doc_mask=config.doc_mask)
     max_len = max(seq_len, PRESETS[config.model]["max_seq_len"])
-    model_cfg = model_config(config.model, ARCH_FOR_OBJECTIVE[config.objective], layout.model_vocab_size,
-                             max_seq_len=max_len)
     device = env.device
+    attention = config.resolved_attention(device.type)
+    if attention == "flex" and device.type != "cuda":
+        raise ValueError("--attention flex trains on CUDA only (FlexAttention has no backward on CPU); "
+                         "use --attention sdpa")
+    model_cfg = model_config(config.model, ARCH_FOR_OBJECTIVE[config.objective], layout.model_vocab_size,
+                             max_seq_len=max_len, attention=attention)
+    if attention == "flex" and not (config.compile or config.compile_mode) and env.is_main:
+        print("[train] warning: --attention flex without --compile runs FlexAttention unfused, "
+              "materialising every score; add --compile", flush=True)
     use_bf16 = config.dtype == "bf16" or (config.dtype == "auto" and device.type == "cuda")
     if config.deterministic:
         torch.use_deterministic_algorithms(True)
@@ -180,7 +187,8 @@ def _train(config: TrainConfig, env: DistEnv) -> TrainResult:
         print(f"[train] {config.objective} {config.model}: {model.num_params():,} params "
               f"(vocab {layout.model_vocab_size}), {train_windows.num_windows:,} train windows of "
               f"{objective.raw_length}, world {env.world_size}, grad accum {loader.grad_accum}, "
-              f"device {device}" + (f", resumed at step {start_step}" if resume_path else ""), flush=True)
+              f"device {device}" + (f", document mask via {attention}" if config.doc_mask else "")
+              + (f", resumed at step {start_step}" if resume_path else ""), flush=True)
 
     batches = prefetch(iter(loader), depth=config.prefetch)
     last_loss = last_eval = tokens_per_s = last_mfu = None

@@ -8,9 +8,13 @@
 Shared choices (simplifications, said once here): pre-LayerNorm blocks without biases, GELU MLP,
 learned absolute positions (T5's relative position bias would force the SDPA math/efficient kernels
 instead of flash), LM head tied to the token embedding. Attention is `F.scaled_dot_product_attention`
-(flash kernel on GPU for plain causal/bidirectional attention; with a document mask it takes the
-memory-efficient kernel). Every model's `forward` returns the *sum* of the token losses (fp32) so
-the training loop can normalise by the number of target tokens across micro-batches and ranks.
+(flash/cuDNN kernels on GPU for plain causal/bidirectional attention). A document mask is either a
+dense (B, 1, T, T) boolean mask through SDPA (`attention="sdpa"`: any device, eager or compiled, but
+SDPA then falls back to its memory-efficient kernel and computes every block) or a FlexAttention
+BlockMask (`attention="flex"`: compiled into one fused kernel that skips the blocks between
+documents; for torch.compile'd runs). Every model's `forward` returns the *sum* of the token losses
+(fp32) so the training loop can normalise by the number of target tokens across micro-batches and
+ranks.
 
 Shapes: B batch, T (encoder/decoder) length, S encoder length seen by cross-attention, d model
 width, H heads, hd = d / H, V model vocabulary, P MLM predictions per row.
@@ -23,9 +27,11 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
 IGNORE_INDEX = -100
 ARCHS = ("gpt", "bert", "t5")
+ATTENTION_IMPLS = ("sdpa", "flex")  # how a document mask is applied (plain attention is always SDPA)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -39,6 +45,7 @@ class ModelConfig:
     max_seq_len: int
     n_decoder_layer: int = 0  # t5 only
     dropout: float = 0.0
+    attention: str = "sdpa"  # document masks: "sdpa" (dense bool mask) | "flex" (BlockMask)
 
     def to_json(self) -> dict:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -67,7 +74,12 @@ def model_config(preset: str, arch: str, vocab_size: int, **overrides) -> ModelC
     else:
         sizes["n_decoder_layer"] = 0
     config = ModelConfig(arch=arch, vocab_size=vocab_size, **sizes)
-    return replace(config, **overrides) if overrides else config
+    config = replace(config, **overrides) if overrides else config
+    if config.attention not in ATTENTION_IMPLS:
+        raise ValueError(f"unknown attention {config.attention!r}; choose one of {', '.join(ATTENTION_IMPLS)}")
+    if config.attention == "flex" and config.dropout > 0:
+        raise ValueError("FlexAttention has no attention dropout; use attention='sdpa' with dropout > 0")
+    return config
 
 
 # ----------------------------------------------------------------------------------------------
@@ -93,7 +105,8 @@ class Attention(nn.Module):
         self.out_proj = nn.Linear(d, d, bias=False)
 
     def forward(self, x, context=None, attn_mask=None, is_causal: bool = False):
-        # x: (B, T, d); context: (B, S, d) for cross-attention; attn_mask: (B, 1, T, S) bool
+        # x: (B, T, d); context: (B, S, d) for cross-attention;
+        # attn_mask: (B, 1, T, S) bool or a FlexAttention BlockMask (which then carries causality)
         B, T, d = x.shape
         if self.cross:
             q = self.q_proj(x)  # (B, T, d)
@@ -104,12 +117,15 @@ class Attention(nn.Module):
         q = q.view(B, T, self.n_head, hd).transpose(1, 2)  # (B, H, T, hd)
         k = k.view(B, -1, self.n_head, hd).transpose(1, 2)  # (B, H, S, hd)
         v = v.view(B, -1, self.n_head, hd).transpose(1, 2)  # (B, H, S, hd)
-        y = F.scaled_dot_product_attention(
-            q, k, v,
-            attn_mask=attn_mask,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=is_causal and attn_mask is None,
-        )  # (B, H, T, hd)
+        if isinstance(attn_mask, BlockMask):
+            y = flex_attention(q, k, v, block_mask=attn_mask)  # (B, H, T, hd)
+        else:
+            y = F.scaled_dot_product_attention(
+                q, k, v,
+                attn_mask=attn_mask,
+                dropout_p=self.dropout if self.training else 0.0,
+                is_causal=is_causal and attn_mask is None,
+            )  # (B, H, T, hd)
         y = y.transpose(1, 2).contiguous().view(B, T, d)  # (B, T, d)
         return self.out_proj(y)
 
@@ -156,6 +172,22 @@ def document_attention_mask(doc_ids, causal: bool):
     return same.unsqueeze(1)
 
 
+def document_block_mask(doc_ids, causal: bool) -> BlockMask:
+    """doc_ids: (B, T) -> a FlexAttention BlockMask with the same pattern as document_attention_mask;
+    blocks whose query and key documents never meet are skipped by the kernel, not computed and
+    masked."""
+    B, T = doc_ids.shape
+
+    def same_document(b, h, q_idx, kv_idx):
+        return doc_ids[b, q_idx] == doc_ids[b, kv_idx]
+
+    def same_document_causal(b, h, q_idx, kv_idx):
+        return (doc_ids[b, q_idx] == doc_ids[b, kv_idx]) & (kv_idx <= q_idx)
+
+    mask_mod = same_document_causal if causal else same_document
+    return create_block_mask(mask_mod, B, None, T, T, device=doc_ids.device)
+
+
 class _TransformerBase(nn.Module):
     """Token + position embeddings, weight init and the tied LM head shared by all three."""
 
@@ -184,6 +216,14 @@ class _TransformerBase(nn.Module):
             position_ids = torch.arange(T, device=input_ids.device)
         return self.drop(self.tok_emb(input_ids) + self.pos_emb(position_ids))
 
+    def document_mask(self, doc_ids, causal: bool):
+        """The attention mask for packed documents (None: no document masking)."""
+        if doc_ids is None:
+            return None
+        if self.config.attention == "flex":
+            return document_block_mask(doc_ids, causal)
+        return document_attention_mask(doc_ids, causal)
+
     def lm_loss_sum(self, hidden, labels):
         # hidden: (B, N, d), labels: (B, N) -> summed cross-entropy over labels != IGNORE_INDEX
         logits = F.linear(hidden, self.tok_emb.weight)  # (B, N, V)
@@ -209,7 +249,7 @@ class DecoderOnlyLM(_TransformerBase):
     def forward(self, input_ids, labels=None, doc_ids=None, position_ids=None):
         # input_ids, labels, doc_ids, position_ids: (B, T)
         x = self.embed(input_ids, position_ids)  # (B, T, d)
-        mask = None if doc_ids is None else document_attention_mask(doc_ids, causal=True)
+        mask = self.document_mask(doc_ids, causal=True)
         for block in self.blocks:
             x = block(x, attn_mask=mask, is_causal=True)
         x = self.ln_f(x)
@@ -230,7 +270,7 @@ class EncoderOnlyMLM(_TransformerBase):
 
     def encode(self, input_ids, doc_ids=None, position_ids=None):
         x = self.embed(input_ids, position_ids)  # (B, T, d)
-        mask = None if doc_ids is None else document_attention_mask(doc_ids, causal=False)
+        mask = self.document_mask(doc_ids, causal=False)
         for block in self.blocks:
             x = block(x, attn_mask=mask)
         return self.ln_f(x)  # (B, T, d)

@@ -40,6 +40,62 @@ def test_document_mask_equals_each_document_alone(arch):
     assert not torch.allclose(unmasked[:, 11:], alone[:, 11:], atol=1e-3)  # the switch matters
 
 
+def packed_documents(lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """doc_ids (1, sum) for documents of these lengths, and positions restarting per document."""
+    doc_ids = torch.cat([torch.full((n,), i) for i, n in enumerate(lengths)])[None]
+    positions = torch.cat([torch.arange(n) for n in lengths])[None]
+    return doc_ids, positions
+
+
+@pytest.mark.parametrize("arch", ["gpt", "bert"])
+def test_flex_block_mask_matches_the_dense_document_mask(arch):
+    # 200 tokens: not a multiple of FlexAttention's 128-token blocks, and documents that cross them
+    dense = tiny(arch)
+    torch.manual_seed(0)
+    flex = build_model(model_config("tiny", arch, VOCAB, attention="flex")).eval()
+    flex.load_state_dict(dense.state_dict())
+    rows = [packed_documents(lengths) for lengths in ([10, 130, 60], [200], [199, 1])]
+    doc_ids, positions = torch.cat([r[0] for r in rows]), torch.cat([r[1] for r in rows])
+    ids = torch.randint(0, VOCAB, (3, 200))
+    with torch.no_grad():  # FlexAttention has no CPU backward; the forward pins the mask semantics
+        if arch == "gpt":
+            expected = dense(ids, doc_ids=doc_ids, position_ids=positions)
+            got = flex(ids, doc_ids=doc_ids, position_ids=positions)
+        else:
+            expected = dense.encode(ids, doc_ids=doc_ids, position_ids=positions)
+            got = flex.encode(ids, doc_ids=doc_ids, position_ids=positions)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_compiled_flex_matches_the_dense_document_mask():
+    """What GPU runs use: the BlockMask built inside the compiled forward, one fused flex kernel."""
+    dense = tiny("gpt")
+    torch.manual_seed(0)
+    flex = build_model(model_config("tiny", "gpt", VOCAB, attention="flex")).eval()
+    flex.load_state_dict(dense.state_dict())
+    doc_ids, positions = packed_documents([5, 100, 45, 50])
+    ids, labels = torch.randint(0, VOCAB, (1, 200)), torch.randint(0, VOCAB, (1, 200))
+    with torch.no_grad():
+        expected = dense(ids, labels=labels, doc_ids=doc_ids, position_ids=positions)
+        got = torch.compile(flex)(ids, labels=labels, doc_ids=doc_ids, position_ids=positions)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-4)
+
+
+def test_attention_choice():
+    def resolved(**kw):
+        return TrainConfig(run="r", objective="clm", **kw).resolved_attention
+    assert resolved(doc_mask=True, compile=True)("cuda") == "flex"
+    assert resolved(doc_mask=True, compile_mode="max-autotune")("cuda") == "flex"
+    assert resolved(doc_mask=True, compile=True)("cpu") == "sdpa"  # no FlexAttention backward on CPU
+    assert resolved(doc_mask=True)("cuda") == "sdpa"  # eager flex would be unfused
+    assert resolved(doc_mask=False, compile=True)("cuda") == "sdpa"
+    assert resolved(doc_mask=True, attention="sdpa", compile=True)("cuda") == "sdpa"
+    with pytest.raises(ValueError, match="no attention dropout"):
+        model_config("tiny", "gpt", VOCAB, attention="flex", dropout=0.1)
+    with pytest.raises(ValueError, match="choose auto, sdpa or flex"):
+        TrainConfig(run="r", objective="clm", attention="xformers").validate()
+
+
 def test_decoder_is_causal():
     model = tiny("gpt")
     ids = torch.randint(0, VOCAB, (2, 16))

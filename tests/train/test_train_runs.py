@@ -111,3 +111,7 @@ def test_cli_errors_name_the_fix(book_shards, tmp_path, capsys):
     code = main(["--run", str(tmp_path / "nowhere"), "--objective", "clm"])
     assert code == 2
     assert "run `corpusmill build` first" in capsys.readouterr().err
+    code = main(["--run", str(book_shards), "--out", str(tmp_path / "flex"), "--objective", "clm",
+                 "--doc-mask", "--attention", "flex", "--device", "cpu"])
+    assert code == 2
+    assert "FlexAttention has no backward on CPU); use --attention sdpa" in capsys.readouterr().err
