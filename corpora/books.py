@@ -29,8 +29,11 @@ values stay in `header_title`, `header_author`, `header_language`.
 from __future__ import annotations
 
 import codecs
+import io
 import posixpath
 import re
+import zipfile
+import zlib
 from typing import Any, Iterator
 
 import fsspec
@@ -40,9 +43,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corpora.schema import SkipCounter, make_doc_id
 
-TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst")
+TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst", ".txt.utf-8", ".txt.utf8")
+# Members of a PG .zip that are the book: "12345-8.txt"; "12345.txt.utf-8" as gutenberg.org serves it.
+ZIP_TEXT_SUFFIXES = (".txt", ".txt.utf-8", ".txt.utf8")
 HEADER_SCAN_CHARS = 20_000  # where "Character set encoding:" and the header fields are looked for
 EDGE_PARAGRAPHS = 10  # how many leading/trailing paragraphs may be credits or PG notes
+HEADER_SCAN_LINES = 400  # where a header without a start marker is looked for
+HEADER_GAP_PARAGRAPHS = 2  # other paragraphs a header without a start marker may hold between PG ones
+NOTE_MAX_LINES = 80  # a bracketed note longer than this is left alone (its bracket is not a note's)
 
 # ISO 639-1 (or -3 where there is none) for the language names Project Gutenberg headers use.
 LANGUAGE_CODES = {
@@ -74,8 +82,11 @@ _END_MARKER = re.compile(
     r"^\W{0,10}END\s+OF\s+(?:THE\s+|THIS\s+)?PROJECT\s+GUTENBERG"
     r"|^\W{0,10}(?:The\s+)?End\s+of\s+(?:the\s+|this\s+)?Project\s+Gutenberg"
     r"|^\W{0,10}END\s+OF\s+THE\s+COPYRIGHTED\s+PROJECT\s+GUTENBERG"
-    r"|^\W{0,10}Ende\s+dieses\s+Projec?kt?\s+Gutenberg"
+    r"|^\W{0,10}Ende\s+diese[rs]?\s+(?:Projec?kt?\s+Gutenberg|E-?textes)"
     r"|^\W{0,10}Fin\s+(?:de|du)\s+.{0,60}Project\s+Gutenberg"
+    r"|^\W{0,10}End\s+of\s+this\s+is\s+COPYRIGHTED"
+    r"|^\W{0,10}This\s+is\s+a\s+COPYRIGHTED\s+Project\s+Gutenberg\s+E-?text,?\s+Details\s+Above"
+    r"|^\W{0,10}Ce\s+document\s+fut\s+pr[eé]sent[eé]\s+en\s+lecture"
     r"|^\W{0,10}START:\s*FULL\s+LICEN[SC]E"
     r"|^\W{0,10}THE\s+FULL\s+PROJECT\s+GUTENBERG\s+LICEN[SC]E"
     r"|^\W{0,10}This\s+file\s+should\s+be\s+named\s+\S+\.(?:txt|zip)",
@@ -83,7 +94,8 @@ _END_MARKER = re.compile(
 )
 _PG_MENTION = re.compile(
     r"project\s+gutenberg|gutenberg\.(?:org|net)|gutenberg\s+(?:online\s+)?distributed|pgdp|pglaf"
-    r"|distributed\s+proofread|ibiblio\.org|promo\.net|small\s+print|gutenberg-tm|gutenberg\s+literary",
+    r"|distributed\s+proofread|ibiblio\.org|promo\.net|small\s+print|gutenberg-tm|gutenberg\s+literary"
+    r"|for\s+the\s+use\s+of\s+anyone\s+anywhere|copyright\s+laws\s+are\s+changing",
     re.IGNORECASE,
 )
 # "[Note Project Gutenberg: music transcribed in Lilypond format]": a PG note on a line of its own.
@@ -98,11 +110,20 @@ _FIELD = re.compile(
     r"|Release Date|Posting Date|Last Updated|Most recently updated)\s*:\s*(.*)$",
     re.IGNORECASE,
 )
-_EBOOK_NUMBER = re.compile(r"\b(?:E-?Book|E-?Text)\s*(?:No\.?|#)\s*(\d+)", re.IGNORECASE)
+# "[EBook #972]", "[eBook #11]", "[Etext #11]", "EBook-No. 12", "E-text No. 3"
+_EBOOK_NUMBER = re.compile(r"\b(?:E-?Book|E-?Text)[\s-]*(?:No\.?|Number|#)\s*(\d+)", re.IGNORECASE)
+# First line: "The Project Gutenberg EBook of X, by Y", "**The Project Gutenberg Etext of X**",
+# "The Project Gutenberg eBook, X, by Y", "Project Gutenberg's X, by Y".
 _TITLE_LINE = re.compile(
-    r"Project Gutenberg'?s?\s+(?:E-?Book|E-?Text|Etext)(?:,| of)\s+(.+?)(?:,\s+by\s+(.+?))?\s*$",
+    r"Project Gutenberg(?:'?s?\s+(?:E-?Book|E-?Text)(?:,| of)|'s)\s+(.+?)(?:,\s+by\s+(.+?))?[\s*]*$",
     re.IGNORECASE,
 )
+# The World Library notice repeated through PG's 1990s Shakespeare texts, "<<THIS ELECTRONIC
+# VERSION OF THE COMPLETE WORKS ... MEMBERSHIP.>>", a block of its own wherever it sits.
+_LEGALESE_OPEN = re.compile(r"^\s*<<\s*THIS\s+ELECTRONIC\s+VERSION\s+OF", re.IGNORECASE)
+_NOTE_ITEM = re.compile(r"^\s+(?:\d+[.)]|[-*•]|\(\w\))\s")
+_BY_TRANSCRIBER = re.compile(r"\btranscriber\b", re.IGNORECASE)  # "Errata Noted by Transcriber:"
+_TRANSCRIBER_NOTE = re.compile(r"^\W{0,3}transcriber'?s?\s+notes?\b", re.IGNORECASE)
 
 
 class Options(BaseModel):
@@ -118,29 +139,71 @@ class Options(BaseModel):
 def iter_documents(
     path: str, *, source: str, file_key: str, options: Options, skips: SkipCounter
 ) -> Iterator[dict]:
-    if not path.lower().endswith(TEXT_SUFFIXES):
+    lowered = path.lower()
+    if lowered.endswith(".zip"):
+        yield from _iter_zip(path, source=source, file_key=file_key, options=options, skips=skips)
+        return
+    if not lowered.endswith(TEXT_SUFFIXES):
         skips.skip("books_not_txt")
         return
     with fsspec.open(path, "rb", compression="infer") as handle:
         data = handle.read()
+    doc = book_document(data, path=path, record_key=0, provenance=file_key, source=source,
+                        file_key=file_key, options=options, skips=skips)
+    if doc is not None:
+        yield doc
+
+
+def _iter_zip(path: str, *, source: str, file_key: str, options: Options, skips: SkipCounter) -> Iterator[dict]:
+    """PG's own `12345-8.zip` (one `12345-8.txt`, sometimes under a `12345-8/` folder): one document
+    per text member, keyed by the member's name. A zip without text (an `-h.zip` of HTML and
+    images) is counted `books_no_txt_in_zip`; a broken archive `error:bad_zip`."""
+    with fsspec.open(path, "rb") as handle:
+        raw = handle.read()
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        members = [info for info in archive.infolist() if not info.is_dir()
+                   and info.filename.lower().endswith(ZIP_TEXT_SUFFIXES)
+                   and not info.filename.startswith("__MACOSX/")]
+        if not members:
+            skips.skip("books_no_txt_in_zip")
+            return
+        for info in members:
+            data = archive.read(info)
+            doc = book_document(data, path=path, record_key=info.filename, provenance=f"{file_key}/{info.filename}",
+                                source=source, file_key=file_key, options=options, skips=skips)
+            if doc is not None:
+                yield doc
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError):
+        skips.skip("error:bad_zip")
+
+
+def book_document(
+    data: bytes, *, path: str, record_key: str | int, provenance: str, source: str, file_key: str,
+    options: Options, skips: SkipCounter,
+) -> dict | None:
+    """One book's bytes -> its document (None, counted in `skips`, when no text is left)."""
     text, encoding = decode_book(data, forced=options.encoding)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    num_replaced = text.count("\ufffd") - data.count(b"\xef\xbf\xbd") if encoding == "utf-8" else 0
     lines = text.split("\n")
     start, end = find_body(lines)
-    header = parse_header(lines[:start] if start else lines[:300])
+    header = parse_header(lines[:start] if start else lines[:min(end, 300)])
     if options.strip_boilerplate and start is not None:
         body = "\n".join(trim_edge_paragraphs(lines[start:end]))
         boilerplate = "stripped"
-    elif options.strip_boilerplate and end < len(lines):
-        body = "\n".join(trim_edge_paragraphs(lines[:end]))
-        boilerplate = "end_marker_only"
+    elif options.strip_boilerplate:  # no start marker: a PG header, if any, ends the same way
+        body = "\n".join(trim_edge_paragraphs(lines[_leading_boilerplate_end(lines):end]))
+        boilerplate = "end_marker_only" if end < len(lines) else "no_markers"
     else:
         body = text.strip("\n")
-        boilerplate = "kept" if not options.strip_boilerplate else "no_markers"
+        boilerplate = "kept"
     if not body.strip():
         skips.skip("books_empty")
-        return
+        return None
     meta = _book_meta(header, encoding, boilerplate)
+    if num_replaced > 0:
+        meta["num_replaced_bytes"] = num_replaced  # invalid UTF-8 bytes in a UTF-8 book, now U+FFFD
     if options.catalog_metadata:
         catalog = read_catalog_metadata(path, header.get("ebook_number"))
         if catalog:
@@ -152,10 +215,11 @@ def iter_documents(
             if catalog.get("languages"):
                 meta["languages"] = catalog["languages"]
             meta["metadata_source"] = "gitenberg_yaml"
-    doc: dict[str, Any] = {"id": make_doc_id(source, file_key, 0), "text": body, "path": file_key, "meta": meta}
+    doc: dict[str, Any] = {"id": make_doc_id(source, file_key, record_key), "text": body, "path": provenance,
+                           "meta": meta}
     if header.get("ebook_number"):
         doc["url"] = f"https://www.gutenberg.org/ebooks/{header['ebook_number']}"
-    yield doc
+    return doc
 
 
 # -- decoding ---------------------------------------------------------------------------------
@@ -172,12 +236,28 @@ def decode_book(data: bytes, forced: str | None = None) -> tuple[str, str]:
         return data.decode("utf-8"), "ascii" if data.isascii() else "utf-8"
     except UnicodeDecodeError:
         pass
-    for codec in [*_declared_codecs(data), *_latin1_family(data)]:
+    declared = _declared_codecs(data)
+    if _mostly_utf8(data, declared_utf8=declared[:1] == ["utf-8"]):
+        return data.decode("utf-8", errors="replace"), "utf-8"
+    for codec in [*declared, *_latin1_family(data)]:
         try:
             return data.decode(codec), codec
         except UnicodeDecodeError:
             continue
     raise AssertionError("unreachable: latin-1 decodes every byte")
+
+
+def _mostly_utf8(data: bytes, *, declared_utf8: bool) -> bool:
+    """A UTF-8 book with a few broken bytes (a stray Latin-1 byte pasted in, a clipped sequence):
+    read as UTF-8 with U+FFFD for the bad bytes rather than as Latin-1 mojibake throughout.
+    Latin-1 text is almost never valid UTF-8 (an accented letter followed by ASCII is invalid), so
+    valid multi-byte sequences outnumbering the broken ones mark the file as UTF-8."""
+    text = data.decode("utf-8", errors="replace")
+    num_bad = text.count("\ufffd") - data.count(b"\xef\xbf\xbd")
+    num_good = len(text) - len(text.encode("ascii", errors="ignore")) - num_bad
+    if declared_utf8:
+        return num_good >= num_bad
+    return num_good >= 10 * num_bad
 
 
 def _latin1_family(data: bytes) -> list[str]:
@@ -211,7 +291,9 @@ def _declared_codecs(data: bytes) -> list[str]:
 def find_body(lines: list[str]) -> tuple[int | None, int]:
     """(first line after the start marker or None, index of the end marker or len(lines))."""
     starts = [i for i, line in enumerate(lines) if _START_MARKER.search(line)]
-    search_from = starts[0] + 1 if starts else 0
+    # Without a start marker the header still may say "This file should be named x.txt": the end
+    # is looked for only after the leading paragraphs of PG header, notes and licence.
+    search_from = starts[0] + 1 if starts else _leading_boilerplate_end(lines)
     end = next((i for i in range(search_from, len(lines)) if _END_MARKER.search(lines[i])), len(lines))
     before_end = [i for i in starts if i < end]
     if not before_end:
@@ -226,24 +308,92 @@ def find_body(lines: list[str]) -> tuple[int | None, int]:
     return start + 1, end
 
 
+def _leading_boilerplate_end(lines: list[str]) -> int:
+    """Index of the first line after the PG header of a file without a start marker: the end of
+    the last header paragraph (fields, PG notes, credits) in a run that allows at most
+    HEADER_GAP_PARAGRAPHS other paragraphs between two of them; 0 when the file starts otherwise."""
+    position, gap = 0, 0
+    for first, last in _paragraph_spans(lines[:HEADER_SCAN_LINES]):
+        block = lines[first:last]
+        if _PG_MENTION.search(" ".join(block)) or _is_header_block(block) or _CREDIT.search(block[0]):
+            position, gap = last, 0
+        else:
+            gap += 1
+            if gap > HEADER_GAP_PARAGRAPHS:
+                break
+    return position
+
+
 def trim_edge_paragraphs(lines: list[str]) -> list[str]:
     """Drop credit/PG-note/header-field paragraphs among the first and last EDGE_PARAGRAPHS
-    paragraphs; everything else keeps its lines and blank-line spacing exactly."""
+    paragraphs, a "Transcriber's Notes" section that ends the book, a one-paragraph
+    "Transcriber's note: ..." among the first paragraphs, and anywhere a bracketed
+    "[Transcriber's Note: ...]" or the "<<THIS ELECTRONIC VERSION ...>>" notice on lines of their
+    own; everything else keeps its lines and blank-line spacing exactly."""
     paragraphs = _paragraph_spans(lines)
-    edge = [*range(min(EDGE_PARAGRAPHS, len(paragraphs))),
-            *range(max(0, len(paragraphs) - EDGE_PARAGRAPHS), len(paragraphs))]
+    leading = range(min(EDGE_PARAGRAPHS, len(paragraphs)))
+    trailing = range(max(0, len(paragraphs) - EDGE_PARAGRAPHS), len(paragraphs))
     dropped: set[int] = set()
-    for index in edge:
+    for index in (*leading, *trailing):
         first, last = paragraphs[index]
         block = lines[first:last]
         if _PG_MENTION.search(" ".join(block)) or _CREDIT.search(block[0]) or _is_header_block(block):
             dropped.update(range(first, last))
+    in_note = False
+    for index in leading:  # the note, then its indented list items ("  2. In the index, ...")
+        first, last = paragraphs[index]
+        if _TRANSCRIBER_NOTE.match(lines[first]) and _has_text_after_label(lines[first:last]):
+            in_note = True
+        elif not (in_note and _NOTE_ITEM.match(lines[first])):
+            in_note = False
+        if in_note:
+            dropped.update(range(first, last))
+    for index in trailing:  # a closing "Transcriber's Notes" section: from its heading to the end
+        first, _last = paragraphs[index]
+        heading = lines[first].strip()
+        if _TRANSCRIBER_NOTE.match(heading) or (len(heading) < 60 and _BY_TRANSCRIBER.search(heading)):
+            dropped.update(range(first, len(lines)))
+            break
+    dropped.update(_bracketed_notes(lines))
     kept = [line.rstrip() for i, line in enumerate(lines) if i not in dropped and not _PG_NOTE_LINE.match(line)]
     while kept and not kept[0].strip():
         kept.pop(0)
     while kept and not kept[-1].strip():
         kept.pop()
     return kept
+
+
+def _has_text_after_label(block: list[str]) -> bool:
+    """"Transcriber's note: spelling kept." is a whole note; a bare "Transcriber's Notes" heading
+    is followed by paragraphs whose extent cannot be told, so it and they are kept."""
+    rest = _TRANSCRIBER_NOTE.sub("", block[0], count=1).strip(" :.-[]\t")
+    return bool(rest) or len(block) > 1
+
+
+def _bracketed_notes(lines: list[str]) -> set[int]:
+    """Lines of "[Transcriber's Note: ...]" blocks and "<<THIS ELECTRONIC VERSION ...>>" notices
+    that start a line and close at a line end (an inline note inside a sentence is kept)."""
+    found: set[int] = set()
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        if stripped.startswith("[") and _TRANSCRIBER_NOTE.match(stripped[1:]):
+            opener, closer = "[", "]"
+        elif _LEGALESE_OPEN.match(line):
+            opener, closer = "<<", ">>"
+        else:
+            continue
+        depth = 0
+        for j in range(i, min(i + NOTE_MAX_LINES, len(lines))):
+            depth += lines[j].count(opener) - lines[j].count(closer)
+            if depth <= 0:
+                if lines[j].rstrip().endswith(closer):
+                    found.update(range(i, j + 1))
+                    # with the blank lines after it, where a blank line comes before it
+                    while i > 0 and not lines[i - 1].strip() and j + 1 < len(lines) and not lines[j + 1].strip():
+                        j += 1
+                        found.add(j)
+                break
+    return found
 
 
 def _is_header_block(block: list[str]) -> bool:
