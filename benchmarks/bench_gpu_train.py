@@ -8,6 +8,8 @@ flash SDPA, vocabulary padded to 50304, on one GPU. Three runs of the same train
                            through FlexAttention block masks (the default for compiled CUDA runs)
   compiled+doc-mask-dense  the same masks as a dense (B, 1, T, T) SDPA mask (what flex replaces);
                            its last loss must agree with the flex run's (same data, same init)
+  compiled+loss-chunk      the LM head and loss 4,096 tokens at a time (--loss-chunk): what the
+                           memory saving costs or gains in speed; peak memory is printed for all
   eager                    no torch.compile (what compiling buys)
 
 Data: shards given with --shards (a run dir, shards dir or manifest.json), else synthetic shards
@@ -70,20 +72,23 @@ def is_oom(error: BaseException) -> bool:
 
 
 def measure(args, run: Path, out: Path, *, compile_model: bool, doc_mask: bool, micro: int,
-            attention: str = "auto") -> dict:
+            attention: str = "auto", loss_chunk: int = 0) -> dict:
     """One trainer run; tokens/s and MFU over the steps after the warmup ones (compile included
     in warmup), from the run's JSONL log."""
     steps = args.warmup_steps + args.steps
     config = TrainConfig(
         run=str(run), objective="clm", model=args.model, steps=steps, seq_len=args.seq_len,
         batch_size=args.batch_size, micro_batch_size=micro, device=args.device, dtype=args.dtype,
-        compile=compile_model, compile_mode=args.compile_mode if compile_model else None, doc_mask=doc_mask, attention=attention, eval_samples=0, checkpoint=False, out=str(out),
+        compile=compile_model, compile_mode=args.compile_mode if compile_model else None, doc_mask=doc_mask, attention=attention, loss_chunk=loss_chunk, eval_samples=0, checkpoint=False, out=str(out),
         resume="never", log_every=args.warmup_steps if args.steps % args.warmup_steps == 0 else 1,
         warmup_steps=max(1, steps // 10), quiet=True, peak_tflops=args.peak_tflops,
     )
+    if args.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     train(config)
     wall = time.perf_counter() - started
+    peak_gib = torch.cuda.max_memory_allocated() / 2**30 if args.device == "cuda" else None
     records = [r for r in read_log(out / "log.jsonl") if r["kind"] == "train"]
     timed = [r for r in records if r["step"] > args.warmup_steps]
     seconds = sum(r["step_seconds"] * (r["step"] - p["step"]) for p, r in zip(records, records[1:])
@@ -93,7 +98,7 @@ def measure(args, run: Path, out: Path, *, compile_model: bool, doc_mask: bool, 
     mfus = [r["mfu"] for r in timed]
     mfu = None if mfus[0] is None else float(np.mean(mfus))  # equal-length intervals
     return {"tokens_per_s": tokens_per_s, "mfu": mfu, "wall_s": wall, "micro_batch": micro,
-            "step_s": seconds / timed_steps, "loss": records[-1]["loss"]}
+            "step_s": seconds / timed_steps, "loss": records[-1]["loss"], "peak_gib": peak_gib}
 
 
 def release_memory(device: str) -> None:
@@ -137,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", dest="compile", action="store_true", default=None)
     p.add_argument("--no-compile", dest="compile", action="store_false")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. max-autotune-no-cudagraphs")
+    p.add_argument("--loss-chunk", type=int, default=4096, help="tokens per chunk in the loss-chunk run")
     p.add_argument("--only-main", action="store_true", help="skip the doc-mask and eager comparisons")
     p.add_argument("--peak-tflops", type=float, default=None, help="override the device's bf16 peak")
     p.add_argument("--json", help="also write the results here")
@@ -172,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.compile and cuda:  # only compiled CUDA runs use flex; else doc-mask is already dense
                 plan.append(((plan[0][0]) + "+doc-mask-dense",
                              dict(compile_model=True, doc_mask=True, attention="sdpa")))
+            plan.append(((plan[0][0]) + "+loss-chunk", dict(compile_model=args.compile, doc_mask=False,
+                                                           loss_chunk=args.loss_chunk)))
             if args.compile:
                 plan.append(("eager", dict(compile_model=False, doc_mask=False)))
         results = {}
@@ -184,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                 shown = "n/a" if result["mfu"] is None else f"{result['mfu']:.1%}"
                 print(f"  {label}: {result['tokens_per_s']:,.0f} tokens/s, MFU {shown}, "
                       f"{result['step_s'] * 1000:.1f} ms/step, micro-batch {result['micro_batch']}, "
-                      f"wall {result['wall_s']:.0f} s (compile included), last loss {result['loss']:.3f}",
+                      f"wall {result['wall_s']:.0f} s (compile included), last loss {result['loss']:.3f}"
+                      + ("" if result["peak_gib"] is None else f", peak {result['peak_gib']:.1f} GiB"),
                       flush=True)
     flex, dense = results.get("compiled+doc-mask"), results.get("compiled+doc-mask-dense")
     if flex and dense and abs(flex["loss"] - dense["loss"]) > 0.02 * abs(dense["loss"]):

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attention", choices=("auto", "sdpa", "flex"), default=d.attention,
                    help="how --doc-mask is applied: flex = FlexAttention block mask (CUDA, compiled), "
                         "sdpa = dense mask; auto = flex when compiling on CUDA")
+    p.add_argument("--loss-chunk", type=int, default=d.loss_chunk, metavar="TOKENS",
+                   help="compute the LM head and loss this many tokens at a time, so the full logits "
+                        "never exist (large vocabularies); 0 = off")
     p.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms")
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard events if installed")

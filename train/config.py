@@ -51,6 +51,9 @@ class TrainConfig:
     # how a document mask is applied: "sdpa" (dense mask, any device) | "flex" (FlexAttention,
     # CUDA only: it has no CPU backward) | "auto" (flex for compiled CUDA runs, else sdpa)
     attention: str = "auto"
+    # > 0: the LM head and loss run this many tokens at a time (train.chunked_loss): the full
+    # (tokens, vocab) logits never exist, which is what large vocabularies need
+    loss_chunk: int = 0
     deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise-reproducible CPU runs)
     log_every: int = 1
     tensorboard: bool = False  # also write TensorBoard events, if the package is installed
@@ -97,6 +100,8 @@ class TrainConfig:
             raise ValueError(f"unknown --dtype {self.dtype!r}; choose auto, bf16 or fp32")
         if self.attention not in ("auto", "sdpa", "flex"):
             raise ValueError(f"unknown --attention {self.attention!r}; choose auto, sdpa or flex")
+        if self.loss_chunk < 0:
+            raise ValueError("--loss-chunk must be 0 (off) or a positive number of tokens")
         if self.steps < 1:
             raise ValueError("--steps must be at least 1")
         if self.stop_at_step is not None and not 0 < self.stop_at_step <= self.steps:

@@ -121,7 +121,7 @@ def _train(config: TrainConfig, env: DistEnv) -> TrainResult:
         raise ValueError("--attention flex trains on CUDA only (FlexAttention has no backward on CPU); "
                          "use --attention sdpa")
     model_cfg = model_config(config.model, ARCH_FOR_OBJECTIVE[config.objective], layout.model_vocab_size,
-                             max_seq_len=max_len, attention=attention)
+                             max_seq_len=max_len, attention=attention, loss_chunk=config.loss_chunk)
     if attention == "flex" and not (config.compile or config.compile_mode) and env.is_main:
         print("[train] warning: --attention flex without --compile runs FlexAttention unfused, "
               "materialising every score; add --compile", flush=True)

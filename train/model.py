@@ -29,6 +29,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
+from train.chunked_loss import chunked_lm_loss_sum
+
 IGNORE_INDEX = -100
 ARCHS = ("gpt", "bert", "t5")
 ATTENTION_IMPLS = ("sdpa", "flex")  # how a document mask is applied (plain attention is always SDPA)
@@ -46,6 +48,7 @@ class ModelConfig:
     n_decoder_layer: int = 0  # t5 only
     dropout: float = 0.0
     attention: str = "sdpa"  # document masks: "sdpa" (dense bool mask) | "flex" (BlockMask)
+    loss_chunk: int = 0  # > 0: LM head + loss this many tokens at a time (train.chunked_loss)
 
     def to_json(self) -> dict:
         return {f: getattr(self, f) for f in self.__slots__}
@@ -226,6 +229,9 @@ class _TransformerBase(nn.Module):
 
     def lm_loss_sum(self, hidden, labels):
         # hidden: (B, N, d), labels: (B, N) -> summed cross-entropy over labels != IGNORE_INDEX
+        if self.config.loss_chunk > 0:  # never the whole (B*N, V) logits at once
+            return chunked_lm_loss_sum(hidden, self.tok_emb.weight, labels,
+                                       chunk_tokens=self.config.loss_chunk, ignore_index=IGNORE_INDEX)
         logits = F.linear(hidden, self.tok_emb.weight)  # (B, N, V)
         return F.cross_entropy(
             logits.float().view(-1, logits.size(-1)), labels.reshape(-1),

@@ -53,6 +53,18 @@ def test_doc_mask_run_with_wsd_schedule(book_shards, tmp_path):
     assert not (tmp_path / "checkpoints").exists()
 
 
+def test_loss_chunk_run_matches_the_plain_head(book_shards, tmp_path):
+    """--loss-chunk changes how the head is computed, not what is trained: same losses, same eval."""
+    common = ("--objective", "clm", "--steps", "6", "--batch-size", "2", "--eval-every", "6",
+              "--eval-samples", "4", "--no-checkpoint")
+    plain = run_cli(book_shards, tmp_path / "plain", *common)
+    chunked = run_cli(book_shards, tmp_path / "chunked", *common, "--loss-chunk", "48")
+    assert [r["kind"] for r in chunked] == [r["kind"] for r in plain] == ["train"] * 6 + ["eval"]
+    for one, other in zip(plain, chunked):
+        key = "loss" if one["kind"] == "train" else "eval_loss"
+        assert other[key] == pytest.approx(one[key], rel=1e-5)
+
+
 def test_checkpoint_loads_weights_only(book_shards, tmp_path):
     run_cli(book_shards, tmp_path, "--objective", "span", "--steps", "2", "--batch-size", "2", "--tensorboard")
     state = load_checkpoint(tmp_path / "checkpoints" / "step-00000002.pt")  # torch.load(weights_only)
