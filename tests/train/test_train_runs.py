@@ -127,3 +127,31 @@ def test_cli_errors_name_the_fix(book_shards, tmp_path, capsys):
                  "--doc-mask", "--attention", "flex", "--device", "cpu"])
     assert code == 2
     assert "FlexAttention has no backward on CPU); use --attention sdpa" in capsys.readouterr().err
+
+
+def test_large_vocabulary_uint32_shards_train_with_a_loss_chunk(tmp_path):
+    """A 100,000-id vocabulary is stored as uint32 tokens; the loader keeps ids above 65,535 intact
+    and the chunked head trains on them. (No large-vocabulary tokenizer is in ../shared: the ids are
+    drawn at random, written with the real shard writer.)"""
+    from tokenization.manifest import Manifest, load_manifest
+    from tokenization.shards import ShardHeader, write_shard
+    from train.data import TokenWindows
+
+    vocab, eos = 100_000, 99_999
+    rng = np.random.default_rng(0)
+    docs = [np.append(rng.integers(60_000, eos, size=n), eos).astype(np.uint32) for n in (300, 500, 700)]
+    header = ShardHeader(tokenizer_sha256="random-ids", vocab_size=vocab, special_ids={"eos": eos})
+    shards = tmp_path / "shards"
+    info = write_shard(shards / "train-00000.arrow", docs, ["random"] * 3, ["a", "b", "c"], header,
+                       relative_to=shards)
+    Manifest(directory=shards, tokenizer_path="none", tokenizer_sha256="random-ids", vocab_size=vocab,
+             special_ids={"eos": eos}, splits={"train": [info]}).save()
+    manifest = load_manifest(str(shards))
+    windows = TokenWindows(manifest.open_shards("train"), 65, 64)
+    assert windows.tokens(0).dtype == np.uint32
+    np.testing.assert_array_equal(windows.tokens(0), docs[0][:65])  # ids above 65,535, unchanged
+    code = main(["--run", str(shards), "--out", str(tmp_path / "out"), "--quiet", "--objective", "clm",
+                 "--steps", "3", "--batch-size", "2", "--loss-chunk", "50", "--no-checkpoint"])
+    assert code == 0
+    losses = [r["loss"] for r in read_log(tmp_path / "out" / "log.jsonl") if r["kind"] == "train"]
+    assert len(losses) == 3 and losses[0] == pytest.approx(math.log(100_096), abs=0.5)  # padded vocab
