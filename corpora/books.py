@@ -1,23 +1,35 @@
 """Project Gutenberg plain-text books (.txt) -> one document per book.
 
-Input: one `.txt` file (optionally `.txt.gz/.bz2/.xz/.zst`), local or any fsspec URL. Anything else
-handed to the reader (a `*_metadata.yaml` matched by a loose glob like `books/*`) is counted as
-`books_not_txt` and yields nothing; a directory given in a recipe contributes only its `.txt` files
-(pipelines/inputs.py), so `books/` and `books/*.txt` read the same books.
+Input: one `.txt` file (optionally `.txt.gz/.bz2/.xz/.zst`, or `.txt.utf-8` as gutenberg.org serves
+it), local or any fsspec URL, or a PG `.zip` (`12345-8.zip`): one document per text member (id
+keyed by the member name; `path` is `<file_key>/<member>`), an archive without text (`-h.zip`) counted
+`books_no_txt_in_zip`, a broken one `error:bad_zip`. Anything else handed to the reader (a
+`*_metadata.yaml` matched by a loose glob like `books/*`) is counted as `books_not_txt` and yields
+nothing; a directory given in a recipe contributes only its `.txt` files (pipelines/inputs.py).
 
-Decoding: a BOM decides; else strict UTF-8 (which ASCII passes); else the header's
-"Character set encoding:" line; else cp1252, then Latin-1 (never fails). A declared ISO-8859-1 is
-read as cp1252 first, as browsers do: the two differ only in bytes 0x80-0x9F, which a real Latin-1
-text does not use and a mislabelled Windows text does (curly quotes). Line endings become "\n".
+Decoding: a BOM decides; else strict UTF-8 (which ASCII passes); else UTF-8 with U+FFFD for the
+broken bytes when valid multi-byte sequences outnumber them (meta `num_replaced_bytes`); else the
+header's "Character set encoding:" line; else, for a mostly non-ASCII file, charset-normalizer's
+guess (Big5, GB2312, cp1251, ...); else cp1252, then Latin-1 (never fails). A declared ISO-8859-1
+is read as cp1252 first, as browsers do: the two differ only in bytes 0x80-0x9F, which a real
+Latin-1 text does not use and a mislabelled Windows text does (curly quotes). Line endings (CRLF,
+LF, CR) become "\n".
 
 Boilerplate: the text between the last start marker (`*** START OF THE/THIS PROJECT GUTENBERG
-EBOOK ... ***`, `***START OF THE PROJECT GUTENBERG`, `*END*THE SMALL PRINT!`, ...) and the first end
-marker after it (`*** END OF ...`, `End of the Project Gutenberg EBook of`, `End of Project
-Gutenberg's`, `*** START: FULL LICENSE ***`, ...) is kept; then leading and trailing paragraphs that
-are production credits or mention Project Gutenberg ("Produced by ... Distributed Proofreaders",
-"Note: Project Gutenberg also has an HTML version") are dropped, and so is any line that is
-a bracketed note naming Project Gutenberg ("[Note Project Gutenberg: music transcribed ...]"). A file without markers is kept
-whole, with meta `boilerplate: "no_markers"`, so the count of such books shows in the output.
+EBOOK ... ***`, `***START OF THE PROJECT GUTENBERG`, `*END*THE SMALL PRINT!`, `... COPYRIGHTED
+PROJECT GUTENBERG ...`) and the first end marker after it (`*** END OF ...`, `End of the Project
+Gutenberg EBook of`, `End of Project Gutenberg's`, `Ende dieses Project Gutenberg Etextes`,
+`...COPYRIGHTED Project Gutenberg Etext, Details Above`, `*** START: FULL LICENSE ***`, ...) is kept;
+then leading and trailing paragraphs that are production credits or mention Project Gutenberg
+("Produced by ... Distributed Proofreaders", "Note: Project Gutenberg also has an HTML version")
+are dropped, and so are transcriber's notes whose extent is certain (a bracketed
+"[Transcriber's Note: ...]" on lines of its own, a one-paragraph note among the first paragraphs
+with its indented list items, a closing "Transcriber's Notes" section), the 1990s
+"<<THIS ELECTRONIC VERSION ... MEMBERSHIP.>>" notice, and any line that is a bracketed note naming
+Project Gutenberg. Without a start marker, the leading run of PG header paragraphs is dropped and
+the body ends at the first end marker after it (meta `boilerplate: "end_marker_only"`); without any
+marker the text is kept apart from such PG paragraphs, with `boilerplate: "no_markers"`, so the
+count of such books shows in the output. `strip_boilerplate: false` keeps the file whole ("kept").
 
 Metadata: title, author, language (ISO 639-1 where the header names a language: "English" -> en),
 ebook number and release date from the header. When `catalog_metadata` is on and a GITenberg
@@ -48,6 +60,8 @@ TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst", ".txt.utf
 ZIP_TEXT_SUFFIXES = (".txt", ".txt.utf-8", ".txt.utf8")
 HEADER_SCAN_CHARS = 20_000  # where "Character set encoding:" and the header fields are looked for
 EDGE_PARAGRAPHS = 10  # how many leading/trailing paragraphs may be credits or PG notes
+GUESS_SAMPLE_BYTES = 200_000  # what charset-normalizer sees of an undeclared non-Latin book
+NON_LATIN_MIN_SHARE = 0.25  # share of non-ASCII bytes above which a non-Latin codec is guessed
 HEADER_SCAN_LINES = 400  # where a header without a start marker is looked for
 HEADER_GAP_PARAGRAPHS = 2  # other paragraphs a header without a start marker may hold between PG ones
 NOTE_MAX_LINES = 80  # a bracketed note longer than this is left alone (its bracket is not a note's)
@@ -72,24 +86,26 @@ LANGUAGE_CODES = {
 }
 
 _START_MARKER = re.compile(
-    r"^\W{0,10}START\s+OF\s+(?:THE\s+|THIS\s+)?PROJECT\s+GUTENBERG"
-    r"|^\W{0,10}START\s+OF\s+THE\s+COPYRIGHTED\s+PROJECT\s+GUTENBERG"
-    r"|^\W{0,10}\*\s*END\s*\*?\s*THE\s+SMALL\s+PRINT"
-    r"|^\W{0,10}END\s+OF\s+THE\s+SMALL\s+PRINT",
+    r"^\W{0,10}(?:"
+    r"START\s+OF\s+(?:THE\s+|THIS\s+)?PROJECT\s+GUTENBERG"
+    r"|START\s+OF\s+THE\s+COPYRIGHTED\s+PROJECT\s+GUTENBERG"
+    r"|\*\s*END\s*\*?\s*THE\s+SMALL\s+PRINT"
+    r"|END\s+OF\s+THE\s+SMALL\s+PRINT)",
     re.IGNORECASE,
 )
 _END_MARKER = re.compile(
-    r"^\W{0,10}END\s+OF\s+(?:THE\s+|THIS\s+)?PROJECT\s+GUTENBERG"
-    r"|^\W{0,10}(?:The\s+)?End\s+of\s+(?:the\s+|this\s+)?Project\s+Gutenberg"
-    r"|^\W{0,10}END\s+OF\s+THE\s+COPYRIGHTED\s+PROJECT\s+GUTENBERG"
-    r"|^\W{0,10}Ende\s+diese[rs]?\s+(?:Projec?kt?\s+Gutenberg|E-?textes)"
-    r"|^\W{0,10}Fin\s+(?:de|du)\s+.{0,60}Project\s+Gutenberg"
-    r"|^\W{0,10}End\s+of\s+this\s+is\s+COPYRIGHTED"
-    r"|^\W{0,10}This\s+is\s+a\s+COPYRIGHTED\s+Project\s+Gutenberg\s+E-?text,?\s+Details\s+Above"
-    r"|^\W{0,10}Ce\s+document\s+fut\s+pr[eé]sent[eé]\s+en\s+lecture"
-    r"|^\W{0,10}START:\s*FULL\s+LICEN[SC]E"
-    r"|^\W{0,10}THE\s+FULL\s+PROJECT\s+GUTENBERG\s+LICEN[SC]E"
-    r"|^\W{0,10}This\s+file\s+should\s+be\s+named\s+\S+\.(?:txt|zip)",
+    r"^\W{0,10}(?:"
+    r"END\s+OF\s+(?:THE\s+|THIS\s+)?PROJECT\s+GUTENBERG"
+    r"|(?:The\s+)?End\s+of\s+(?:the\s+|this\s+)?Project\s+Gutenberg"
+    r"|END\s+OF\s+THE\s+COPYRIGHTED\s+PROJECT\s+GUTENBERG"
+    r"|Ende\s+diese[rs]?\s+(?:Projec?kt?\s+Gutenberg|E-?textes)"
+    r"|Fin\s+(?:de|du)\s+.{0,60}Project\s+Gutenberg"
+    r"|End\s+of\s+this\s+is\s+COPYRIGHTED"
+    r"|This\s+is\s+a\s+COPYRIGHTED\s+Project\s+Gutenberg\s+E-?text,?\s+Details\s+Above"
+    r"|Ce\s+document\s+fut\s+pr[eé]sent[eé]\s+en\s+lecture"
+    r"|START:\s*FULL\s+LICEN[SC]E"
+    r"|THE\s+FULL\s+PROJECT\s+GUTENBERG\s+LICEN[SC]E"
+    r"|This\s+file\s+should\s+be\s+named\s+\S+\.(?:txt|zip))",
     re.IGNORECASE,
 )
 _PG_MENTION = re.compile(
@@ -121,6 +137,9 @@ _TITLE_LINE = re.compile(
 # The World Library notice repeated through PG's 1990s Shakespeare texts, "<<THIS ELECTRONIC
 # VERSION OF THE COMPLETE WORKS ... MEMBERSHIP.>>", a block of its own wherever it sits.
 _LEGALESE_OPEN = re.compile(r"^\s*<<\s*THIS\s+ELECTRONIC\s+VERSION\s+OF", re.IGNORECASE)
+# Cheap prefilters (a literal first character lets the regex engine skip ahead at C speed).
+_BRACKETED_TRANSCRIBER = re.compile(r"\[[^\w\n]{0,3}[Tt][Rr][Aa][Nn][Ss][Cc][Rr][Ii][Bb][Ee][Rr]")
+_LEGALESE_ANYWHERE = re.compile(r"<<[^\w\n]{0,3}THIS[^\S\n]+ELECTRONIC")
 _NOTE_ITEM = re.compile(r"^\s+(?:\d+[.)]|[-*•]|\(\w\))\s")
 _BY_TRANSCRIBER = re.compile(r"\btranscriber\b", re.IGNORECASE)  # "Errata Noted by Transcriber:"
 _TRANSCRIBER_NOTE = re.compile(r"^\W{0,3}transcriber'?s?\s+notes?\b", re.IGNORECASE)
@@ -239,7 +258,8 @@ def decode_book(data: bytes, forced: str | None = None) -> tuple[str, str]:
     declared = _declared_codecs(data)
     if _mostly_utf8(data, declared_utf8=declared[:1] == ["utf-8"]):
         return data.decode("utf-8", errors="replace"), "utf-8"
-    for codec in [*declared, *_latin1_family(data)]:
+    guessed = [] if declared else _guess_non_latin_codec(data)
+    for codec in [*declared, *guessed, *_latin1_family(data)]:
         try:
             return data.decode(codec), codec
         except UnicodeDecodeError:
@@ -258,6 +278,19 @@ def _mostly_utf8(data: bytes, *, declared_utf8: bool) -> bool:
     if declared_utf8:
         return num_good >= num_bad
     return num_good >= 10 * num_bad
+
+
+def _guess_non_latin_codec(data: bytes) -> list[str]:
+    """An undeclared legacy codec of a non-Latin script (Big5, GB2312, Shift_JIS, KOI8-R, cp1251):
+    such text is mostly non-ASCII bytes, where Latin-1 European text has a few percent. Guessed
+    by charset-normalizer on a sample, and kept only if it decodes the whole file."""
+    sample = data[:GUESS_SAMPLE_BYTES]
+    if len(sample) - len(sample.decode("ascii", errors="ignore")) < NON_LATIN_MIN_SHARE * len(sample):
+        return []
+    import charset_normalizer  # only for these rare files
+
+    best = charset_normalizer.from_bytes(sample).best()
+    return [codecs.lookup(best.encoding).name] if best is not None else []
 
 
 def _latin1_family(data: bytes) -> list[str]:
@@ -290,11 +323,11 @@ def _declared_codecs(data: bytes) -> list[str]:
 
 def find_body(lines: list[str]) -> tuple[int | None, int]:
     """(first line after the start marker or None, index of the end marker or len(lines))."""
-    starts = [i for i, line in enumerate(lines) if _START_MARKER.search(line)]
+    starts = [i for i, line in enumerate(lines) if _START_MARKER.match(line)]
     # Without a start marker the header still may say "This file should be named x.txt": the end
     # is looked for only after the leading paragraphs of PG header, notes and licence.
     search_from = starts[0] + 1 if starts else _leading_boilerplate_end(lines)
-    end = next((i for i in range(search_from, len(lines)) if _END_MARKER.search(lines[i])), len(lines))
+    end = next((i for i in range(search_from, len(lines)) if _END_MARKER.match(lines[i])), len(lines))
     before_end = [i for i in starts if i < end]
     if not before_end:
         return None, end
@@ -374,6 +407,9 @@ def _bracketed_notes(lines: list[str]) -> set[int]:
     """Lines of "[Transcriber's Note: ...]" blocks and "<<THIS ELECTRONIC VERSION ...>>" notices
     that start a line and close at a line end (an inline note inside a sentence is kept)."""
     found: set[int] = set()
+    text = "\n".join(lines)
+    if not (_BRACKETED_TRANSCRIBER.search(text) or _LEGALESE_ANYWHERE.search(text)):
+        return found  # the common case, decided at C speed
     for i, line in enumerate(lines):
         stripped = line.lstrip()
         if stripped.startswith("[") and _TRANSCRIBER_NOTE.match(stripped[1:]):

@@ -373,3 +373,43 @@ def test_transcriber_notes(all_books):
     assert survivors == {"pg16215_16215-8.txt": 1, "pg17074_17074-8.txt": 1, "pg17997_17997-8.txt": 1,
                          "pg25063_25063-8.txt": 1}
     assert "\n\n[Music: Transcribers note See HTML version for music]\n\n" in all_books["pg16215_16215-8.txt"]
+
+
+# -- non-Latin books in legacy codecs (real UDHR texts, ../shared/data/langid-eval) ----------------
+
+def udhr(shared_data: Path, code: str) -> str:
+    with zipfile.ZipFile(shared_data / "langid-eval" / "nltk_data_udhr2.zip") as archive:
+        text = archive.read(f"udhr2/{code}.txt").decode("utf-8")
+    return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n")).strip("\n")
+
+
+def pg_book(text: str, language: str, declared: str | None) -> str:
+    charset = f"Character set encoding: {declared}\n\n" if declared else ""
+    return (f"The Project Gutenberg EBook of Declaration, by Nations\n\nTitle: Declaration\n\n"
+            f"Language: {language}\n\n{charset}*** START OF THIS PROJECT GUTENBERG EBOOK DECLARATION ***\n\n"
+            f"{text}\n\n*** END OF THIS PROJECT GUTENBERG EBOOK DECLARATION ***\n")
+
+
+@pytest.mark.parametrize("code, language, codec, declared, encoding", [
+    ("cmn_hant", "Chinese", "big5", "BIG5", "big5"),
+    ("cmn_hant", "Chinese", "big5", None, "big5"),
+    ("cmn_hans", "Chinese", "gb2312", "GB2312", "gb2312"),
+    ("jpn", "Japanese", "shift_jis", "SHIFT_JIS", "shift_jis"),
+    ("rus", "Russian", "koi8_r", "KOI8-R", "koi8-r"),
+    ("rus", "Russian", "cp1251", None, "cp1251"),
+    ("rus", "Russian", "utf-8", None, "utf-8"),
+])
+def test_non_latin_books_in_legacy_codecs(shared_data, tmp_path, code, language, codec, declared, encoding):
+    text = udhr(shared_data, code)
+    try:
+        data = pg_book(text, language, declared).replace("\n", "\r\n").encode(codec)
+    except UnicodeEncodeError:  # keep the characters the legacy codec has
+        text = text.encode(codec, errors="ignore").decode(codec)
+        data = pg_book(text, language, declared).replace("\n", "\r\n").encode(codec)
+    assert len(text) > 1500
+    (tmp_path / "book.txt").write_bytes(data)
+    docs, skips = read(tmp_path / "book.txt")
+    assert skips == {}
+    assert docs[0]["text"] == text
+    assert (docs[0]["meta"]["encoding"], docs[0]["meta"]["language"], docs[0]["meta"]["title"]) == (
+        encoding, {"Chinese": "zh", "Japanese": "ja", "Russian": "ru"}[language], "Declaration")
