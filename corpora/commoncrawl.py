@@ -13,18 +13,24 @@ Everything else is counted in `skips` by a stable reason code, never dropped sil
 `warc_other` (record types); `response_not_http` (dns:, whois: ...); `http_status_<code>`
 (e.g. `http_status_404`; only 200 is kept: redirects and errors carry boilerplate, not content);
 `resource_not_html`, `content_not_html`; `payload_too_large`; `empty_text`, `short_text`;
-`error:clipped_record`, `error:corrupt_stream` (see corpora.warc_records); `error:<Exception>`
-when an extractor fails on one page.
+`error:clipped_record`, `error:corrupt_stream`, `error:truncated_stream`, `error:empty_file`
+(see corpora.warc_records); `error:<Exception>` when an extractor fails on one page.
+
+Inputs: plain or gzip / zstd / lz4 / bzip2 / xz compressed, one record per member or the whole
+file as one stream, told from the bytes (not the name); local paths or fsspec URLs. A file that
+holds no WARC/ARC record at all raises ValueError naming the file.
 """
 from __future__ import annotations
 
+import re
+import zlib
 from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from corpora.html_text import decode_html, extract_main_text, looks_like_html
 from corpora.schema import SkipCounter, make_doc_id
-from corpora.warc_records import ArchiveRecord, PayloadTooLarge, decode_http_body, iter_archive_records
+from corpora.warc_records import ArchiveRecord, iter_archive_records
 
 _SKIPPED_TYPES = {
     "warcinfo": "warc_warcinfo",
@@ -177,3 +183,84 @@ def _base_meta(record: ArchiveRecord) -> dict[str, Any]:
     if language := record.headers.get("WARC-Identified-Content-Language"):
         meta["warc_language"] = language
     return meta
+
+
+# ---- HTTP payload decoding (moved from corpora.warc_records) -------------------------------------------------------------------
+
+
+_CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?\r?\n")
+
+
+class PayloadTooLarge(Exception):
+    pass
+
+
+def decode_http_body(body: bytes, http_headers: dict[str, str], max_bytes: int) -> bytes:
+    """Undo chunked transfer coding and gzip/deflate/zstd/br content coding where the bytes
+    really carry them; keep the raw bytes when a header lies (common in old crawls)."""
+    if "chunked" in http_headers.get("transfer-encoding", "").lower():
+        body = _dechunk(body)
+    coding = http_headers.get("content-encoding", "").strip().lower()
+    if coding in ("gzip", "x-gzip", "deflate", "zstd", "br"):
+        body = _decompress(body, coding, max_bytes)
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(len(body))
+    return body
+
+
+def _dechunk(body: bytes) -> bytes:
+    parts: list[bytes] = []
+    position = 0
+    while position < len(body):
+        match = _CHUNK_SIZE_LINE.match(body, position)
+        if match is None:
+            # Not chunked at all (the writer already removed the coding) or damaged after the
+            # first chunks: keep what we have plus the rest as is.
+            return body if not parts else b"".join(parts) + body[position:]
+        size = int(match.group(1), 16)
+        if size == 0:
+            break
+        start = match.end()
+        parts.append(body[start : start + size])
+        position = start + size
+        if body.startswith(b"\r\n", position):
+            position += 2
+        elif body.startswith(b"\n", position):
+            position += 1
+    return b"".join(parts)
+
+
+def _decompress(body: bytes, coding: str, max_bytes: int) -> bytes:
+    try:
+        if coding in ("gzip", "x-gzip") and body.startswith(b"\x1f\x8b"):
+            return _zlib_decompress(body, 16 + zlib.MAX_WBITS, max_bytes)
+        if coding == "deflate" and body:
+            try:
+                return _zlib_decompress(body, zlib.MAX_WBITS, max_bytes)
+            except zlib.error:
+                return _zlib_decompress(body, -zlib.MAX_WBITS, max_bytes)  # raw deflate
+        if coding == "zstd" and body.startswith(b"\x28\xb5\x2f\xfd"):
+            import zstandard
+
+            reader = zstandard.ZstdDecompressor().stream_reader(body)
+            out = reader.read(max_bytes + 1)
+            if len(out) > max_bytes:
+                raise PayloadTooLarge(len(out))
+            return out
+        if coding == "br":
+            import brotli  # optional; ImportError -> raw bytes below
+
+            return brotli.decompress(body)
+    except PayloadTooLarge:
+        raise
+    except Exception:  # noqa: BLE001 - header says compressed, bytes are not: keep them raw
+        return body
+    return body
+
+
+def _zlib_decompress(body: bytes, wbits: int, max_bytes: int) -> bytes:
+    decompressor = zlib.decompressobj(wbits)
+    out = decompressor.decompress(body, max_bytes + 1)
+    if len(out) > max_bytes:
+        raise PayloadTooLarge(len(out))
+    return out

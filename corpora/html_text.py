@@ -1,8 +1,9 @@
 """HTML bytes -> Unicode -> main text: charset choice, an HTML sniff, and the two extractors.
 
 Charset order (what a browser does, plus a safety net for mislabelled pages):
-BOM, then the HTTP `Content-Type` charset, then `<meta charset>` / `http-equiv` in the first
-4 KiB, then detection (uchardet through resiliparse). A declared charset is used only if the bytes
+BOM, then UTF-8 when the bytes are valid UTF-8 (and not plain ASCII), then the HTTP
+`Content-Type` charset, then `<meta charset>` / `http-equiv` in the first 4 KiB, then
+detection (uchardet through resiliparse). A declared charset is used only if the bytes
 decode with it (allowing a few stray invalid bytes); otherwise the next source is tried, so a page
 served as UTF-8 but written in EUC-JP still decodes as EUC-JP. Labels are mapped to the WHATWG
 names (ISO-8859-1 -> windows-1252, gb2312 -> gbk, ...), which is how the web actually uses them.
@@ -97,6 +98,18 @@ def decode_html(payload: bytes, http_content_type: str | None = None) -> Decoded
     ]
     meta = _META_CHARSET.search(payload[:META_SCAN_BYTES])
     candidates.append(("meta", _codec_for_label(meta.group(1).decode("ascii")) if meta else None))
+    if not payload.isascii():
+        # Non-ASCII bytes that are valid UTF-8 are UTF-8 whatever the label says: legacy
+        # text (windows-1252, Shift_JIS, GBK...) is practically never valid UTF-8, while UTF-8
+        # pages served with a server's default `charset=ISO-8859-1` are common, and taking
+        # the label would turn every accented letter into mojibake ("Ã©").
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            source = next((s for s, codec in candidates if codec == "utf-8"), "detected")
+            return DecodedHtml(text, "utf-8", source)
     tried: set[str] = set()
     for source, codec in candidates:
         if codec is None or codec in tried:

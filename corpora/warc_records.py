@@ -5,16 +5,28 @@ does not read ARC, so ARC goes through warcio (`arc2warc=True`). Both paths yiel
 `ArchiveRecord`, so the document policy in `corpora.commoncrawl` never sees which library read
 the file.
 
+Compression is told from the first bytes, never from the name. Files with one record per gzip
+member / zstd frame (the norm: Common Crawl, Heritrix, wget, warcio; zstd with the WARC-zstd
+dictionary frame too) and plain files are read natively; record offsets are file offsets.
+Files compressed as one stream (`gzip file.warc`), bzip2 and xz files are read through a
+decompressing stream; record offsets are then offsets in the decompressed bytes (the only ones
+that differ per record). An empty file is counted as `error:empty_file`; a file that holds no
+record at all raises ValueError (it is not an archive: a path list, an index, an error page).
+
 Damage handling, so one bad spot never costs the rest of a file:
 - a record whose payload ends before its declared length (a clipped file, a truncated gzip
   stream) is counted as `error:clipped_record` and not yielded;
 - a decompression or parse error mid-file is counted as `error:corrupt_stream`; reading resumes
-  at the next gzip member (or `WARC/` line) that starts a readable record.
+  at the next gzip member (or `WARC/` line) that starts a readable record. In a single-stream
+  file nothing after the damage can be found again: what precedes it is kept;
+- a single-stream file cut between two records is counted as `error:truncated_stream`.
 """
 from __future__ import annotations
 
+import bz2
 import contextlib
 import io
+import lzma
 import re
 import zlib
 from dataclasses import dataclass
@@ -26,12 +38,23 @@ from corpora.schema import SkipCounter
 
 ArchiveFormat = Literal["warc", "arc"]
 
+Compression = Literal["gzip", "zstd", "lz4", "bzip2", "xz", "none"]
+
 _GZIP_MAGIC = b"\x1f\x8b\x08"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_LZ4_MAGIC = b"\x04\x22\x4d\x18"
+_MAGIC_TO_COMPRESSION = (
+    (_GZIP_MAGIC[:2], "gzip"), (_ZSTD_MAGIC, "zstd"), (_LZ4_MAGIC, "lz4"),
+    (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
+)
+_COMPRESSION_SUFFIXES = (".gz", ".gzip", ".zst", ".zstd", ".lz4", ".bz2", ".xz")
+# The first bytes read to tell compression, format and member layout (first record's length).
+_PROBE_BYTES = 1 << 20
+_PROBE_MAX_OUTPUT_BYTES = 8 << 20
 # Uncompressed files: a record starts after the blank line that ends the previous one.
 _WARC_START = re.compile(rb"\r?\n\r?\n(WARC/\d\.\d+\r?\n)")
 _ARC_HEADER_LINE = re.compile(rb"\S+ \S+ \d{14} ")  # "url ip yyyymmddhhmmss mime length"
 _RESYNC_CHUNK_BYTES = 1 << 20
-_CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?\r?\n")
 
 
 @dataclass(slots=True)
@@ -50,8 +73,9 @@ RecordSelector = Callable[[ArchiveRecord], "str | None"]
 
 
 def archive_format(path: str) -> ArchiveFormat:
+    """WARC or ARC, by file name (the content decides where its first bytes tell)."""
     name = path.lower().rstrip("/")
-    for suffix in (".gz", ".zst", ".lz4"):
+    for suffix in _COMPRESSION_SUFFIXES:
         name = name.removesuffix(suffix)
     return "arc" if name.endswith(".arc") else "warc"
 
@@ -59,69 +83,196 @@ def archive_format(path: str) -> ArchiveFormat:
 def iter_archive_records(
     path: str, *, select: RecordSelector, skips: SkipCounter, fmt: ArchiveFormat | None = None
 ) -> Iterator[ArchiveRecord]:
-    """Records of one archive that `select` keeps, payload read; never raises on bad data."""
-    fmt = fmt or archive_format(path)
-    read_from = _read_arc_records if fmt == "arc" else _read_warc_records
+    """Records of one archive that `select` keeps, payload read; never raises on damaged data.
+
+    Raises ValueError only for a non-empty file that holds no WARC/ARC record at all and is not
+    damaged (a path list, an index, an HTML error page): a wrong input, not a damaged one.
+    """
     with fsspec.open(path, "rb") as stream:
-        start = 0
-        while True:
-            last_offset = [start - 1]  # updated by the reader: offset of the last record seen
+        head = stream.read(_PROBE_BYTES)
+        if not head:
+            skips.skip("error:empty_file")  # a failed download or write: counted, not fatal
+            return
+        compression = sniff_compression(head)
+        plain_head = _decompressed_head(head, compression)
+        fmt = fmt or _format_of(plain_head) or archive_format(path)
+        state = _ReadState()
+        if _needs_decompressed_read(plain_head, compression, fmt):
+            yield from _read_decompressed(stream, compression, head, fmt, select, skips, state)
+        else:
             try:
-                yield from read_from(stream, start, select, skips, last_offset)
-            except Exception:  # noqa: BLE001 - any decoder/parser failure means damaged bytes
-                pass
-            # Whether the reader raised or stopped quietly (warcio ends iteration on a broken
-            # gzip member), a readable record after the last one seen means bytes were lost.
-            # Searching strictly past both the restart point and the last record seen means a
-            # record that fails again at the same place cannot loop forever.
-            resume = _find_next_record_start(stream, max(last_offset[0], start) + 1, fmt)
-            if resume is None:
+                yield from _read_native(stream, fmt, select, skips, state)
+            except _LayoutChanged:
+                # A later gzip/zstd member holds several records after all: read the rest from
+                # the decompressed bytes, past the records already seen.
+                yield from _read_decompressed(stream, compression, head, fmt, select, skips, state)
+        if state.num_records == 0 and not state.damaged:
+            if plain_head is not None and not plain_head.strip():
+                skips.skip("error:empty_file")  # e.g. a gzip member of nothing
                 return
-            # Resuming lands on the damaged member first when its header still decompresses;
-            # failing there again, before any record past it, is the same damage: count once.
-            if start == 0 or last_offset[0] > start:
-                skips.skip("error:corrupt_stream")
-            start = resume
+            raise ValueError(
+                f"{path}: no WARC or ARC record found (file starts with {head[:24]!r}); web "
+                f"sources read WARC/WET/WAT/ARC files, plain or compressed with gzip, zstd, lz4, "
+                f"bzip2 or xz; remove this file from the source's `paths` in recipe.yaml"
+            )
+
+
+@dataclass(slots=True)
+class _ReadState:
+    last_offset: int = -1  # offset of the last record seen (native read: in the file)
+    num_records: int = 0  # records seen so far, selected or not
+    damaged: bool = False  # a damage was counted
+
+
+class _LayoutChanged(Exception):
+    """Record offsets stopped increasing: members hold several records; read decompressed."""
+
+
+def _read_native(
+    stream: BinaryIO, fmt: ArchiveFormat, select: RecordSelector, skips: SkipCounter, state: _ReadState
+) -> Iterator[ArchiveRecord]:
+    """fastwarc (WARC) or warcio (ARC) on the file itself: plain, or one record per gzip /
+    zstd / lz4 member, so record offsets are member offsets and a damaged member can be skipped."""
+    read_from = _read_arc_records if fmt == "arc" else _read_warc_records
+    start = 0
+    while True:
+        seen_before = state.num_records
+        try:
+            yield from read_from(stream, start, select, skips, state)
+        except _LayoutChanged:
+            raise
+        except Exception as error:  # noqa: BLE001 - any decoder/parser failure: damaged bytes
+            if "non-chunked gzip" in str(error):  # warcio on an ARC member of many records
+                raise _LayoutChanged() from None
+        # Whether the reader raised or stopped quietly (warcio ends iteration on a broken
+        # gzip member), a readable record after the last one seen means bytes were lost.
+        # Searching strictly past both the restart point and the last record seen means a
+        # record that fails again at the same place cannot loop forever.
+        resume = _find_next_record_start(stream, max(state.last_offset, start) + 1, fmt)
+        if resume is None:
+            return
+        # Resuming lands on the damaged member first when its header still decompresses;
+        # failing there again, before any record past it, is the same damage: count once.
+        if start == 0 or state.num_records > seen_before:
+            skips.skip("error:corrupt_stream")
+            state.damaged = True
+        start = resume
+
+
+def _read_decompressed(
+    stream: BinaryIO, compression: Compression, head: bytes, fmt: ArchiveFormat,
+    select: RecordSelector, skips: SkipCounter, state: _ReadState,
+) -> Iterator[ArchiveRecord]:
+    """Read through a decompressing stream: whole-file gzip/zstd (one member for many records),
+    bzip2 and xz. Offsets are positions in the decompressed bytes. Damage cannot be skipped in a
+    single stream: what comes before it is kept and the damage is counted once."""
+    stream.seek(0)
+    plain = _DecompressingReader(stream, compression, head)
+    state.last_offset = -1  # offsets now count decompressed bytes
+    read_from = _read_arc_records if fmt == "arc" else _read_warc_records
+    clipped_before = skips["error:clipped_record"]
+    try:
+        yield from read_from(io.BufferedReader(plain, 1 << 16), 0, select, skips, state,
+                             skip_first=state.num_records)
+    except Exception:  # noqa: BLE001 - a parser failure on the decompressed bytes
+        plain.damage = plain.damage or "corrupt"
+    if plain.damage == "corrupt":
+        skips.skip("error:corrupt_stream")
+        state.damaged = True
+    elif plain.damage == "truncated":
+        state.damaged = True
+        if skips["error:clipped_record"] == clipped_before:  # cut between two records
+            skips.skip("error:truncated_stream")
 
 
 def _read_warc_records(
-    stream: BinaryIO, start: int, select: RecordSelector, skips: SkipCounter, last_offset: list[int]
+    stream: BinaryIO, start: int, select: RecordSelector, skips: SkipCounter, state: _ReadState,
+    skip_first: int = 0,
 ) -> Iterator[ArchiveRecord]:
     from fastwarc.warc import ArchiveIterator
 
-    stream.seek(start)
+    if stream.seekable():  # the decompressing stream starts at 0 and cannot seek
+        stream.seek(start)
     # quirks_mode: ClueWeb-style HTTP headers ended by bare "\n" otherwise swallow the page.
     # auto_decode stays off: a lying `Content-Encoding: gzip` would abort the whole file there;
     # decode_http_body below falls back to the raw bytes instead.
-    for rec in ArchiveIterator(stream, parse_http=True, quirks_mode=True, fsspec_args=False):
-        last_offset[0] = rec.stream_pos  # absolute: fastwarc counts from the stream's tell()
+    for index, rec in enumerate(
+        ArchiveIterator(stream, parse_http=True, quirks_mode=True, fsspec_args=False)
+    ):
+        if index < skip_first:
+            continue
+        if rec.stream_pos <= state.last_offset:
+            # Native reads of compressed files report member offsets; two records at the same
+            # one would share a document id.
+            raise _LayoutChanged()
+        state.last_offset = rec.stream_pos  # absolute: fastwarc counts from the stream's tell()
+        state.num_records += 1
         headers = dict(rec.headers)
         record = ArchiveRecord(
             record_type=headers.get("WARC-Type", "").lower(), headers=headers, offset=rec.stream_pos
         )
+        block = None  # set when the block had to be read before `select` to parse HTTP
+        record.declared_payload_bytes = rec.content_length
         if rec.is_http and rec.http_headers is not None:
             record.http_status = rec.http_headers.status_code
             record.http_headers = _lower_keys(rec.http_headers.items())
-        record.declared_payload_bytes = rec.content_length
+        elif record.record_type == "response":
+            # No `Content-Type: application/http` on the record (some writers omit it), so
+            # fastwarc left the HTTP envelope unparsed: parse it here when there is one.
+            block = rec.reader.read()
+            if len(block) < rec.content_length:
+                skips.skip("error:clipped_record")
+                state.damaged = True
+                continue
+            if parsed := _parse_http_envelope(block):
+                record.http_status, record.http_headers, block = parsed
+                record.declared_payload_bytes = len(block)
         reason = select(record)
         if reason is not None:
             skips.skip(reason)
             continue
-        record.payload = rec.reader.read()
-        if len(record.payload) < rec.content_length:
-            skips.skip("error:clipped_record")
-            continue
+        if block is not None:
+            record.payload = block
+        else:
+            record.payload = rec.reader.read()
+            if len(record.payload) < rec.content_length:
+                skips.skip("error:clipped_record")
+                state.damaged = True
+                continue
         yield record
 
 
+def _parse_http_envelope(block: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    """(status, lower-cased headers, body) of an `HTTP/x y ...` block, or None."""
+    if not block.startswith(b"HTTP/"):
+        return None
+    crlf, lf = block.find(b"\r\n\r\n"), block.find(b"\n\n")
+    if crlf == -1 and lf == -1:
+        return None
+    end, sep = (crlf, 4) if lf == -1 or (crlf != -1 and crlf < lf) else (lf, 2)
+    lines = block[:end].decode("latin-1").splitlines()
+    parts = lines[0].split(None, 2)
+    try:
+        status = int(parts[1])
+    except (IndexError, ValueError):
+        status = -1
+    headers = _lower_keys(
+        (name.strip(), value.strip()) for name, _, value in (line.partition(":") for line in lines[1:]) if _
+    )
+    return status, headers, block[end + sep :]
+
+
 def _read_arc_records(
-    stream: BinaryIO, start: int, select: RecordSelector, skips: SkipCounter, last_offset: list[int]
+    stream: BinaryIO, start: int, select: RecordSelector, skips: SkipCounter, state: _ReadState,
+    skip_first: int = 0,
 ) -> Iterator[ArchiveRecord]:
     from warcio.archiveiterator import ArchiveIterator
 
-    stream.seek(start)
+    if stream.seekable():
+        stream.seek(start)
     iterator = ArchiveIterator(stream, arc2warc=True)
     records = iter(iterator)
+    index = -1
     while True:
         # warcio reports a broken gzip member on stderr once per 16 KiB block, then stops;
         # the damage is counted by the caller instead.
@@ -129,6 +280,9 @@ def _read_arc_records(
             rec = next(records, None)
         if rec is None:
             return
+        index += 1
+        if index < skip_first:
+            continue
         headers = dict(rec.rec_headers.headers)
         # warcio invents a random WARC-Record-ID for every ARC record: not provenance, and it
         # would make reruns differ, so it is dropped (the record offset identifies the record).
@@ -148,12 +302,14 @@ def _read_arc_records(
             # warcio knows a record's offset (absolute: it starts from the stream's tell())
             # only once it has read to the record's end.
             record.offset = iterator.get_record_offset()
-        last_offset[0] = record.offset
+        state.last_offset = record.offset
+        state.num_records += 1
         if reason is not None:
             skips.skip(reason)
             continue
         if clipped:
             skips.skip("error:clipped_record")
+            state.damaged = True
             continue
         record.payload = payload
         yield record
@@ -207,79 +363,192 @@ def _member_starts_record(stream: BinaryIO, offset: int, fmt: ArchiveFormat) -> 
     return _ARC_HEADER_LINE.match(head) is not None
 
 
-# ---- HTTP payload decoding -------------------------------------------------------------------
+# ---- compression and member layout ------------------------------------------------------------
 
 
-class PayloadTooLarge(Exception):
-    pass
+def sniff_compression(head: bytes) -> Compression:
+    """Compression of a file from its first bytes (names lie: `.warc.gz` files that are plain,
+    `.warc` files that are gzipped, upper-case suffixes)."""
+    if _is_zstd_skippable_frame(head):
+        return "zstd"  # a .warc.zst that starts with its dictionary (the WARC zstd spec)
+    for magic, compression in _MAGIC_TO_COMPRESSION:
+        if head.startswith(magic):
+            return compression  # type: ignore[return-value]
+    return "none"
 
 
-def decode_http_body(body: bytes, http_headers: dict[str, str], max_bytes: int) -> bytes:
-    """Undo chunked transfer coding and gzip/deflate/zstd/br content coding where the bytes
-    really carry them; keep the raw bytes when a header lies (common in old crawls)."""
-    if "chunked" in http_headers.get("transfer-encoding", "").lower():
-        body = _dechunk(body)
-    coding = http_headers.get("content-encoding", "").strip().lower()
-    if coding in ("gzip", "x-gzip", "deflate", "zstd", "br"):
-        body = _decompress(body, coding, max_bytes)
-    if len(body) > max_bytes:
-        raise PayloadTooLarge(len(body))
-    return body
+def _is_zstd_skippable_frame(head: bytes) -> bool:
+    return len(head) >= 8 and head[0] & 0xF0 == 0x50 and head[1:4] == b"\x2a\x4d\x18"
 
 
-def _dechunk(body: bytes) -> bytes:
+def _zstd_dictionary(head: bytes) -> tuple[bytes | None, int]:
+    """(dictionary, bytes it takes) of a .warc.zst that starts with one (else (None, 0))."""
+    if not _is_zstd_skippable_frame(head):
+        return None, 0
+    size = int.from_bytes(head[4:8], "little")
+    dictionary = head[8 : 8 + size]
+    if dictionary.startswith(_ZSTD_MAGIC):  # the spec allows a zstd-compressed dictionary
+        import zstandard
+
+        dictionary = zstandard.ZstdDecompressor().decompressobj().decompress(dictionary)
+    return dictionary, 8 + size
+
+
+def _decompressed_head(head: bytes, compression: Compression) -> bytes | None:
+    """The start of the file's first member / frame, decompressed (bounded; up to the damage
+    if it is damaged); None when nothing decodes."""
+    if compression == "none":
+        return head
+    if compression == "lz4":
+        return None  # no decoder outside fastwarc
+    dictionary, skip = _zstd_dictionary(head) if compression == "zstd" else (None, 0)
+    head = head[skip:]
+    decoder = _new_decoder(compression, dictionary)
     parts: list[bytes] = []
-    position = 0
-    while position < len(body):
-        match = _CHUNK_SIZE_LINE.match(body, position)
-        if match is None:
-            # Not chunked at all (the writer already removed the coding) or damaged after the
-            # first chunks: keep what we have plus the rest as is.
-            return body if not parts else b"".join(parts) + body[position:]
-        size = int(match.group(1), 16)
-        if size == 0:
+    size = 0
+    for start in range(0, len(head), 1 << 14):  # in steps, to keep what precedes damage
+        try:
+            part = decoder.decompress(head[start : start + (1 << 14)])
+        except Exception:  # noqa: BLE001 - damaged: what decoded so far still tells the layout
             break
-        start = match.end()
-        parts.append(body[start : start + size])
-        position = start + size
-        if body.startswith(b"\r\n", position):
-            position += 2
-        elif body.startswith(b"\n", position):
-            position += 1
-    return b"".join(parts)
+        parts.append(part)
+        size += len(part)
+        if decoder.eof or size > _PROBE_MAX_OUTPUT_BYTES:
+            break
+    plain = b"".join(parts)
+    return plain if plain or decoder.eof else None  # b"": a member of nothing
 
 
-def _decompress(body: bytes, coding: str, max_bytes: int) -> bytes:
-    try:
-        if coding in ("gzip", "x-gzip") and body.startswith(b"\x1f\x8b"):
-            return _zlib_decompress(body, 16 + zlib.MAX_WBITS, max_bytes)
-        if coding == "deflate" and body:
-            try:
-                return _zlib_decompress(body, zlib.MAX_WBITS, max_bytes)
-            except zlib.error:
-                return _zlib_decompress(body, -zlib.MAX_WBITS, max_bytes)  # raw deflate
-        if coding == "zstd" and body.startswith(b"\x28\xb5\x2f\xfd"):
-            import zstandard
-
-            reader = zstandard.ZstdDecompressor().stream_reader(body)
-            out = reader.read(max_bytes + 1)
-            if len(out) > max_bytes:
-                raise PayloadTooLarge(len(out))
-            return out
-        if coding == "br":
-            import brotli  # optional; ImportError -> raw bytes below
-
-            return brotli.decompress(body)
-    except PayloadTooLarge:
-        raise
-    except Exception:  # noqa: BLE001 - header says compressed, bytes are not: keep them raw
-        return body
-    return body
+def _format_of(plain_head: bytes | None) -> ArchiveFormat | None:
+    if plain_head is None:
+        return None
+    start = plain_head.lstrip()[:64]
+    if start.startswith(b"WARC/"):
+        return "warc"
+    if start.startswith(b"filedesc://"):
+        return "arc"
+    return None
 
 
-def _zlib_decompress(body: bytes, wbits: int, max_bytes: int) -> bytes:
-    decompressor = zlib.decompressobj(wbits)
-    out = decompressor.decompress(body, max_bytes + 1)
-    if len(out) > max_bytes:
-        raise PayloadTooLarge(len(out))
-    return out
+def _needs_decompressed_read(plain_head: bytes | None, compression: Compression, fmt: ArchiveFormat) -> bool:
+    """True for files the native readers cannot read member by member: bzip2 and xz, and gzip /
+    zstd files compressed as one stream (offsets inside it would repeat: two documents, one id;
+    warcio refuses such ARC files)."""
+    if compression in ("bzip2", "xz"):
+        return True
+    if compression == "zstd" and fmt == "arc":
+        return True  # warcio reads gzip or plain only
+    if compression not in ("gzip", "zstd"):
+        return False
+    if plain_head is None:
+        return False  # damaged or unknown: the native read counts and resyncs
+    record_end = _first_record_end(plain_head, fmt)
+    # Bytes past the first record in the same member: one member holds several records.
+    return record_end is not None and bool(plain_head[record_end:].strip(b"\r\n"))
+
+
+_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d+)", re.IGNORECASE | re.MULTILINE)
+
+
+def _first_record_end(plain: bytes, fmt: ArchiveFormat) -> int | None:
+    """End of the first record's block in decompressed bytes, or None when not in `plain`."""
+    if fmt == "arc":
+        line_end = plain.find(b"\n")
+        fields = plain[:line_end].split()
+        if line_end == -1 or not fields or not fields[-1].isdigit():
+            return None
+        return line_end + 1 + int(fields[-1])
+    crlf, lf = plain.find(b"\r\n\r\n"), plain.find(b"\n\n")
+    if crlf == -1 and lf == -1:
+        return None
+    end = crlf + 4 if lf == -1 or (crlf != -1 and crlf < lf) else lf + 2
+    length = _CONTENT_LENGTH.search(plain, 0, end)
+    return end + int(length.group(1)) if length else None
+
+
+class _DecompressingReader(io.RawIOBase):
+    """The decompressed bytes of a gzip / zstd / bzip2 / xz file (one stream or many members).
+
+    Where the compressed data is cut or corrupt the stream ends instead of raising, with
+    `damage` set to "truncated" or "corrupt", after every byte decoded before the damage
+    (stdlib GzipFile / BZ2File drop the last block they decoded when they raise)."""
+
+    _CHUNK_BYTES = 1 << 14  # compressed bytes per step: bounds what a corrupt step loses
+
+    def __init__(self, raw: BinaryIO, compression: Compression, head: bytes):
+        super().__init__()
+        self.damage: str | None = None
+        self._raw = raw
+        self._compression = compression
+        self._dictionary, _ = _zstd_dictionary(head) if compression == "zstd" else (None, 0)
+        self._decoder = None  # None between members
+        self._pending = b""  # compressed bytes read but not yet fed
+        self._out = memoryview(b"")
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def readinto(self, buffer) -> int:
+        while not self._out and self.damage is None and self._decode_step():
+            pass
+        size = min(len(buffer), len(self._out))
+        buffer[:size] = self._out[:size]
+        self._out = self._out[size:]
+        self._position += size
+        return size
+
+    def _read_compressed(self, min_bytes: int = 1) -> bytes:
+        while len(self._pending) < min_bytes:
+            more = self._raw.read(self._CHUNK_BYTES)
+            if not more:
+                break
+            self._pending += more
+        data, self._pending = self._pending, b""
+        return data
+
+    def _decode_step(self) -> bool:
+        """Decode one chunk into `_out`; False at the end of the data (or at damage)."""
+        if self._decoder is None:  # a member boundary: padding, a skippable frame, or a member
+            data = self._read_compressed(min_bytes=8)
+            if not data.strip(b"\0"):
+                return False  # end of file (zero padding after the last member is common)
+            if self._compression == "zstd" and _is_zstd_skippable_frame(data):
+                skip = 8 + int.from_bytes(data[4:8], "little")
+                self._pending = data
+                self._pending = self._read_compressed(min_bytes=skip)[skip:]
+                return True
+            if sniff_compression(data) != self._compression:
+                self.damage = "corrupt"  # trailing bytes that are not another member
+                return False
+            self._decoder = _new_decoder(self._compression, self._dictionary)
+        else:
+            data = self._read_compressed()
+            if not data:
+                self.damage = "truncated"
+                return False
+        try:
+            self._out = memoryview(self._decoder.decompress(data))
+        except Exception:  # noqa: BLE001 - zlib / bz2 / lzma / zstd errors: corrupt bytes
+            self.damage = "corrupt"
+            return False
+        if self._decoder.eof:
+            self._pending = self._decoder.unused_data + self._pending
+            self._decoder = None
+        return True
+
+def _new_decoder(compression: Compression, dictionary: bytes | None):
+    """A one-member decompressor: .decompress(bytes), .eof, .unused_data."""
+    if compression == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if compression == "bzip2":
+        return bz2.BZ2Decompressor()
+    if compression == "xz":
+        return lzma.LZMADecompressor()
+    import zstandard
+
+    dict_data = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
+    return zstandard.ZstdDecompressor(dict_data=dict_data).decompressobj()
