@@ -21,6 +21,7 @@ from the JSONL field, or a LICENSE/COPYING file at the root), size (bytes).
 """
 from __future__ import annotations
 
+import codecs
 import posixpath
 from typing import Iterator
 
@@ -33,6 +34,8 @@ from corpora.code_languages import (
     has_generated_header,
     is_minified_name,
     is_minified_text,
+    language_from_shebang,
+    may_have_shebang,
     path_skip_reason,
 )
 from corpora.code_licenses import normalize_license_name
@@ -60,6 +63,8 @@ class Options(pydantic.BaseModel):
     max_file_bytes: int = pydantic.Field(default=1_000_000, gt=0)
     minified_avg_line_chars: int = pydantic.Field(default=200, gt=0)
     minified_max_whitespace_fraction: float = pydantic.Field(default=0.06, ge=0.0, le=1.0)
+    minified_max_line_chars: int = pydantic.Field(default=20_000, gt=0)
+    """A file with a longer line is counted `code_minified` (hand-written code stays far below)."""
 
     @pydantic.field_validator("languages")
     @classmethod
@@ -104,6 +109,14 @@ class FileGate:
 
     def decode(self, data: bytes) -> tuple[str | None, str | None]:
         """(reason, text)."""
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            # Windows tools save C#/PowerShell/.rc files as UTF-16 with a BOM: text, not binary
+            # (its NUL bytes are the high halves of ASCII characters).
+            try:
+                text = data.decode("utf-16")
+            except UnicodeDecodeError:
+                return "code_binary", None
+            return self.check_text(text), text
         if b"\x00" in data:
             return "code_binary", None
         try:
@@ -117,6 +130,10 @@ class FileGate:
             return "code_empty"
         if has_generated_header(text):
             return "code_generated"
+        if len(text) > self.options.minified_max_line_chars and (
+            max(map(len, text.split("\n"))) > self.options.minified_max_line_chars
+        ):
+            return "code_minified"  # one huge line: a bundle or data blob, whatever its spacing
         if is_minified_text(
             text,
             min_avg_line_chars=self.options.minified_avg_line_chars,
@@ -217,6 +234,8 @@ def _iter_jsonl_files(
         language = None
         if reason is None:
             language = detect_language(path_in_repo) or record.get("language")
+            if language is None and may_have_shebang(path_in_repo):
+                language = language_from_shebang(text[:256].encode("utf-8", "replace"))
             if language is None or language not in KNOWN_LANGUAGES:
                 reason = "code_unknown_language"
             else:

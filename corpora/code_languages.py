@@ -151,6 +151,39 @@ def detect_language(path: str) -> str | None:
     return LANGUAGE_BY_EXTENSION.get(suffix)
 
 
+# Interpreters named on a `#!` line -> language, for scripts without an extension (`bin/deploy`).
+INTERPRETER_LANGUAGES = {
+    "python": "Python", "pypy": "Python", "sh": "Shell", "bash": "Shell", "zsh": "Shell",
+    "ksh": "Shell", "dash": "Shell", "ash": "Shell", "node": "JavaScript", "nodejs": "JavaScript",
+    "deno": "TypeScript", "ts-node": "TypeScript", "perl": "Perl", "ruby": "Ruby", "php": "PHP",
+    "rscript": "R", "lua": "Lua", "luajit": "Lua", "fish": "Fish", "julia": "Julia",
+    "groovy": "Groovy", "scala": "Scala", "elixir": "Elixir", "escript": "Erlang",
+    "racket": "Racket", "guile": "Scheme", "sbcl": "Common Lisp", "pwsh": "PowerShell",
+    "runghc": "Haskell", "runhaskell": "Haskell", "ocaml": "OCaml", "kotlin": "Kotlin",
+}
+_SHEBANG = re.compile(rb"^#![ \t]*(\S+)[ \t]*([^\r\n]*)")
+
+
+def language_from_shebang(head: bytes) -> str | None:
+    """Language of a script from its first line: `#!/usr/bin/env python3`, `#!/bin/bash -e`,
+    `#!/usr/bin/env -S node --flag` (an interpreter's version digits are dropped)."""
+    match = _SHEBANG.match(head[:256])
+    if not match:
+        return None
+    program = match.group(1).decode("latin-1").rsplit("/", 1)[-1]
+    if program == "env":  # the interpreter is the first argument that is not an option
+        program = next((arg for arg in match.group(2).decode("latin-1").split()
+                        if not arg.startswith("-") and "=" not in arg), "")
+    program = re.sub(r"[\d.]+$", "", program.lower())
+    return INTERPRETER_LANGUAGES.get(program)
+
+
+def may_have_shebang(path: str) -> bool:
+    """A file name with no extension and no known name (`bin/deploy`, `scripts/run`)."""
+    name = path.rsplit("/", 1)[-1]
+    return "." not in name.lstrip(".") and name.lower() not in LANGUAGE_BY_FILENAME
+
+
 # ----------------------------------------------------------------------------- path rules
 
 VENDORED_DIRECTORIES = frozenset(

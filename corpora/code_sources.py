@@ -28,6 +28,7 @@ from corpora.code_licenses import (
     detect_license_text,
     is_license_file,
 )
+from corpora.code_languages import language_from_shebang, may_have_shebang
 from corpora.schema import SkipCounter
 
 
@@ -91,7 +92,15 @@ def license_of(texts: dict[str, bytes], prefix: str) -> str | None:
 def _admit(gate, skips: SkipCounter, path_in_repo: str, size: int, read: Callable[[], bytes]):
     """(language, text) of a file the gate keeps, else None (counted)."""
     reason, language = gate.before_read(path_in_repo, size)
-    if reason is None:
+    if (reason == "code_unknown_language" and may_have_shebang(path_in_repo)
+            and 0 < size <= gate.options.max_file_bytes):
+        data = read()  # a script without an extension: its `#!` line names the language
+        language = language_from_shebang(data)
+        if language is not None:
+            reason = gate.language_and_size(path_in_repo, language, len(data))
+            if reason is None:
+                reason, text = gate.decode(data)
+    elif reason is None:
         data = read()
         if len(data) > gate.options.max_file_bytes:  # a zip header may under-declare the size
             reason = "code_too_large"

@@ -264,7 +264,9 @@ def _build_tree(root: Path, shared_data: Path) -> dict:
     (root / "lodash_bundle.js").write_text(rows["lodash.min.js"])  # minified by content
     # rich's pager.py holds a U+00A0: as Latin-1 it is not UTF-8
     (root / "legacy_latin1.py").write_bytes(rows["rich-15.0.0/rich/pager.py"].encode("latin-1"))
+    # UTF-16 with a BOM (as Windows tools save files) is text, not binary: kept, decoded.
     (root / "utf16.py").write_bytes(rows["attrs-26.1.0/src/attr/setters.pyi"].encode("utf-16"))
+    kept["utf16.py"] = "Python"
     (root / "LICENSE").write_text(_license_text("pydantic"))  # MIT
     (root / "NOTES.md").write_text((shared_data / "MANIFEST.md").read_text()[:2000])
     max_file_bytes = 100_000
@@ -275,7 +277,7 @@ def _build_tree(root: Path, shared_data: Path) -> dict:
         "options": Options(max_file_bytes=max_file_bytes),
         "skips": {"code_generated": 3, "code_too_large": 1, "code_empty": 1,
                   "code_vendored": 1, "code_minified": 2, "code_not_utf8": 1,
-                  "code_binary": 1, "code_unknown_language": 1,
+                  "code_unknown_language": 1,
                   "code_language_excluded": 1},
     }
 
@@ -286,8 +288,9 @@ def _check_docs(docs, expected, root_files: Path, prefix: str = ""):
     }
     for doc in docs:
         data = (root_files / doc["meta"]["path"][len(prefix):]).read_bytes()
-        assert doc["text"] == data.decode("utf-8")
-        assert doc["meta"]["size"] == len(data)
+        text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8")
+        assert doc["text"] == text
+        assert doc["meta"]["size"] == len(text.encode("utf-8"))  # == len(data) but for UTF-16
         assert doc["meta"]["license"] == "MIT"
         assert doc["id"] == make_doc_id("code", "input", doc["meta"]["path"])
         with fsspec.open(doc["path"], "rb") as handle:  # provenance opens the same bytes
