@@ -100,7 +100,10 @@ def test_every_third_party_import_is_a_declared_dependency():
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    declared = {re.split(r"[<>=!~\[ ;]", d)[0].lower() for d in project["dependencies"]}
+    def normalized(name: str) -> str:  # PEP 503: charset_normalizer and charset-normalizer are one
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    declared = {normalized(re.split(r"[<>=!~\[ ;]", d)[0]) for d in project["dependencies"]}
     missing = {}
     for package in PACKAGES:
         for path in _package_files(package):
@@ -108,6 +111,6 @@ def test_every_third_party_import_is_a_declared_dependency():
             for name in _imports(path) - set(sys.stdlib_module_names) - set(PACKAGES) - {"__future__"}:
                 if name in TEST_ONLY_IMPORTS.get(rel, set()):
                     continue
-                if IMPORT_TO_DISTRIBUTION.get(name, name).lower() not in declared:
+                if normalized(IMPORT_TO_DISTRIBUTION.get(name, name)) not in declared:
                     missing.setdefault(name, []).append(rel)
     assert missing == {}
