@@ -1,19 +1,38 @@
-"""MediaWiki XML dumps (pages-articles, also multistream) -> one document per article.
+"""MediaWiki XML dumps (pages-articles, also multistream and pages-meta-history) -> one document per
+page.
 
 Input: `.xml`, `.xml.bz2` (single or multistream), `.xml.xz`, `.xml.gz`, `.xml.zst`, local or any
-fsspec URL; the compression is recognised from the file's magic bytes. Export schema 0.9 to 0.11
-(any `http://www.mediawiki.org/xml/export-0.N/`: element names are matched without their namespace).
-UTF-8 or UTF-16 with a BOM (expat detects both).
+fsspec URL; the compression is recognised from the file's magic bytes (a `.7z` or `.zip` archive is
+refused with the command that converts it). Export schema 0.3 to 0.11 (any
+`http://www.mediawiki.org/xml/export-0.N/`: element names are matched without their namespace).
+UTF-8 or UTF-16 with a BOM (expat detects both). A file whose root is not `<mediawiki>` (an HTML
+error page saved under the dump's name, say) raises ValueError.
+
+Which page is what, on every wiki whatever its language:
+- namespace: the numeric `<ns>` (schema >= 0.6); older schemas have none, so the title's prefix is
+  looked up in `namespace_aliases`, the dump's `<siteinfo>` namespaces, then the canonical names.
+- redirect: the `<redirect>` element (schema >= 0.4), or text starting with a redirect magic word in
+  any language: `#REDIRECT [[...]]`, `#ПЕРЕНАПРАВЛЕННЯ [[...]]`, `#पुनर्निर्देशन [[...]]`.
+- revision: a history dump lists many `<revision>`s per page; the newest (latest `<timestamp>`,
+  the later one in the file on a tie) is the page's text, as on the live wiki. When that newest
+  text is hidden (`<text deleted="deleted"/>`) the page is counted, never replaced by older text.
+- disambiguation: `__DISAMBIG__`, or a template named in `disambiguation_templates`; such pages
+  are kept with `meta["disambiguation"] = True` unless `skip_disambiguation`.
+- Category/File links are removed under their canonical and local (`<siteinfo>`) names, and the
+  wiki's aliases given in `namespace_aliases` (dumps do not list aliases).
 
 Streaming: an expat parser is fed fixed-size chunks of the decompressed stream and hands back the
-pages completed in each chunk, so memory is bounded by one chunk plus the largest page, never the
-dump. A dump cut off anywhere (mid-page, mid-character, mid-compression-block) yields every complete
-page and then counts exactly one `error:truncated_dump`; a stream that is corrupt rather than short
-counts `error:corrupt_dump` the same way.
+pages completed in each chunk, so memory is bounded by one chunk plus the largest page (of a history
+page: its largest revision), never the dump. A dump cut off anywhere (mid-page, mid-character,
+mid-compression-block) yields every complete page and then counts exactly one `error:truncated_dump`;
+a stream that is corrupt rather than short counts `error:corrupt_dump` the same way.
 
 Skip reasons: `wiki_redirect` (any namespace), `wiki_namespace_<n>` (a namespace not in
-`namespaces`), `wiki_non_wikitext` (a content model other than wikitext), `wiki_empty` (nothing left
-after markup removal), `error:wikitext_parse` (the page's wikitext made the renderer raise).
+`namespaces`), `wiki_non_wikitext` (a content model other than wikitext), `wiki_no_revision` (a page
+with no `<revision>`), `wiki_text_deleted` (the newest revision's text is hidden),
+`wiki_text_not_in_dump` (`<text bytes="N" id=.../>` with no content: a stub dump; a dump of only
+such pages raises ValueError), `wiki_disambiguation` (only with `skip_disambiguation`), `wiki_empty`
+(empty text, or nothing left after markup removal), `error:wikitext_parse` (the renderer raised).
 """
 from __future__ import annotations
 
@@ -42,6 +61,13 @@ from corpora.wikitext import (
 FILE_NAMESPACE = 6
 CATEGORY_NAMESPACE = 14
 MEDIA_NAMESPACE = -2
+# Canonical namespace names, valid on every wiki next to the local ones: the fallback for a title's
+# prefix when a dump has no <ns> (schema < 0.6) and no <siteinfo> entry for it.
+CANONICAL_NAMESPACES = {
+    "media": -2, "special": -1, "talk": 1, "user": 2, "user talk": 3, "project": 4, "project talk": 5,
+    "file": 6, "image": 6, "file talk": 7, "image talk": 7, "mediawiki": 8, "mediawiki talk": 9,
+    "template": 10, "template talk": 11, "help": 12, "help talk": 13, "category": 14, "category talk": 15,
+}
 
 # Project suffixes of a dbname: "hywiki" -> "hy", "frwiktionary" -> "fr", "zh_min_nanwiki" -> "zh-min-nan".
 _DBNAME_SUFFIXES = ("wiktionary", "wikibooks", "wikinews", "wikiquote", "wikisource",
@@ -49,8 +75,16 @@ _DBNAME_SUFFIXES = ("wiktionary", "wikibooks", "wikinews", "wikiquote", "wikisou
 # Multilingual wikis: their dbname names no language.
 _NON_LANGUAGE_DBNAMES = frozenset({"commonswiki", "wikidatawiki", "metawiki", "specieswiki",
                                    "mediawikiwiki", "foundationwiki", "incubatorwiki", "sourceswiki"})
-# The English keyword works on every wiki; <redirect/> catches the localised ones.
-_REDIRECT_TEXT = re.compile(r"^\s*#redirect\b", re.IGNORECASE)
+# A redirect's text is "#<magic word> [[Target]]"; the word is localised (#ПЕРЕНАПРАВЛЕННЯ, #đổi,
+# #पुनर्निर्देशन), so any run of non-space, non-markup characters glued to the "#" counts. A numbered
+# list item ("# text") has a space after its "#"; <redirect/> is the authority where a dump has it.
+_REDIRECT_TEXT = re.compile(
+    r"\s*#(?:redirect\b|[^\s\d\[\]#:|<>{}=]+(?:[ _][^\s\d\[\]#:|<>{}=]+)?\s*:?\s*\[\[[^\[\]\n]+\]\])", re.IGNORECASE)
+_DISAMBIG_MAGIC_WORD = "__DISAMBIG__"
+# After this many text-less pages and none with text, the input is a stub dump: stop early.
+_STUB_DUMP_PAGES = 100
+# Archives that hold a dump but are not a compressed stream: say how to convert them.
+_ARCHIVE_MAGIC = ((b"7z\xbc\xaf\x27\x1c", "7z"), (b"PK\x03\x04", "zip"))
 
 
 class Options(BaseModel):
@@ -68,6 +102,19 @@ class Options(BaseModel):
     keep_template_text: tuple[str, ...] = Field(
         default=("lang", "nowrap", "nobr", "small", "transl", "script"),
         description="templates whose last positional argument is kept as inline text",
+    )
+    disambiguation_templates: tuple[str, ...] = Field(
+        default=("disambig", "disambiguation", "dab", "disamb"),
+        description="templates that mark a disambiguation page (any case; add your wiki's own, e.g. "
+                    "'неоднозначність'); `__DISAMBIG__` marks one on every wiki",
+    )
+    skip_disambiguation: bool = Field(
+        default=False, description="count disambiguation pages as `wiki_disambiguation` instead of keeping them"
+    )
+    namespace_aliases: dict[str, int] = Field(
+        default_factory=dict,
+        description="more names of namespaces, e.g. {'Зображення': 6}: a dump's <siteinfo> lists one local "
+                    "name per namespace, not the wiki's aliases (the API's siteinfo/namespacealiases has them)",
     )
     read_chunk_bytes: int = Field(default=1 << 20, ge=4096, description="decompressed bytes per parser feed")
 
@@ -87,8 +134,9 @@ def iter_documents(
     `byte_range` (see corpora.bz2_streams)."""
     handler = _DumpHandler()
     parser = handler.make_parser()
-    renderer: WikitextRenderer | None = None
+    page_rules: _PageRules | None = None
     failure: str | None = None
+    num_bytes = 0
     with _chunk_source(path, options, byte_range) as read_piece:
         while failure is None:
             try:
@@ -96,87 +144,161 @@ def iter_documents(
             except EOFError:  # compressed stream ends before its end-of-stream marker
                 failure = "error:truncated_dump"
                 break
-            except (OSError, lzma.LZMAError, zlib.error, ValueError):
+            except (OSError, lzma.LZMAError, zlib.error, ValueError, _ZSTD_ERROR):
                 failure = "error:corrupt_dump"
                 break
+            num_bytes += len(chunk)
             try:
                 parser.Parse(chunk, not chunk)
-            except expat.ExpatError:
+            except expat.ExpatError as error:
+                if not handler.root and num_bytes:
+                    raise ValueError(f"{path}: not a MediaWiki XML dump ({error}); check `paths` in "
+                                     "recipe.yaml: it should name pages-articles .xml[.bz2] dumps") from None
                 # At the final feed the document is incomplete (cut mid-page or mid-character);
                 # earlier, the XML itself is broken.
                 failure = "error:truncated_dump" if not chunk else "error:corrupt_dump"
             if handler.pages:
-                if renderer is None:
-                    renderer = WikitextRenderer(_renderer_config(options, handler.site_namespaces))
+                if page_rules is None:
+                    page_rules = _PageRules(options, handler)
                 pages, handler.pages = handler.pages, []
                 for page in pages:
-                    doc = _page_document(page, handler, renderer, source, file_key, options, skips)
+                    doc = page_rules.document(page, source, file_key, skips)
                     if doc is not None:
                         yield doc
+                page_rules.refuse_stub_dump(path, final=False)
             if not chunk:
                 break
+    if page_rules is not None:
+        page_rules.refuse_stub_dump(path, final=True)
     if failure is not None:
         skips.skip(failure)
 
 
 # -- pages ------------------------------------------------------------------------------------
 
-def _page_document(
-    page: dict[str, Any], site: "_DumpHandler", renderer: WikitextRenderer, source: str,
-    file_key: str, options: Options, skips: SkipCounter,
-) -> dict | None:
-    wikitext = page.get("text", "")
-    if "redirect" in page or _REDIRECT_TEXT.match(wikitext):
-        skips.skip("wiki_redirect")
-        return None
-    namespace = int(page["ns"]) if page.get("ns", "").strip().lstrip("-").isdigit() else 0
-    if namespace not in options.namespaces:
-        skips.skip(f"wiki_namespace_{namespace}")
-        return None
-    if page.get("model", "wikitext") != "wikitext":
-        skips.skip("wiki_non_wikitext")
-        return None
-    try:
-        text = renderer.render(wikitext)
-    except Exception:  # noqa: BLE001 - one bad page must not end the dump; it is counted
-        skips.skip("error:wikitext_parse")
-        return None
-    if not text:
-        skips.skip("wiki_empty")
-        return None
-    title = page.get("title", "")
-    page_id = page.get("id", "").strip()
-    language = options.language or site.language
-    meta: dict[str, Any] = {"title": title, "page_id": int(page_id) if page_id.isdigit() else page_id,
-                            "namespace": namespace}
-    if page.get("revision_id", "").strip().isdigit():
-        meta["revision_id"] = int(page["revision_id"])
-    if page.get("timestamp"):
-        meta["timestamp"] = page["timestamp"]
-    if language:
-        meta["language"] = language
-    if site.dbname:
-        meta["dbname"] = site.dbname
-    doc = {"id": make_doc_id(source, file_key, page_id or title), "text": text, "meta": meta}
-    if site.url_prefix:
-        doc["url"] = site.url_prefix + quote(title.replace(" ", "_"), safe=";@$!*(),/~:")
-    else:  # a dump without <siteinfo><base>: provenance is the dump file itself
-        doc["path"] = file_key
-    return doc
+class _PageRules:
+    """Decides what each parsed page is (a document or a counted skip) for one dump."""
+
+    def __init__(self, options: Options, site: "_DumpHandler") -> None:
+        self.options = options
+        self.site = site
+        names = {key: name for key, name in site.site_namespaces.items() if name}
+        self.renderer = WikitextRenderer(_renderer_config(options, names))
+        # Title prefix -> namespace, for dumps without <ns>: canonical, then local names, then aliases.
+        self._namespace_keys = dict(CANONICAL_NAMESPACES)
+        self._namespace_keys.update({_name_key(name): key for key, name in names.items()})
+        self._namespace_keys.update({_name_key(name): key for name, key in options.namespace_aliases.items()})
+        names = sorted({n.strip().lower() for n in options.disambiguation_templates if n.strip()}, key=len, reverse=True)
+        # "{{Disambig}}", "{{disambig|...}}", "{{ Dab }}", "{{Template:Disambiguation}}" (first letter any case).
+        self._disambiguation = re.compile(
+            r"\{\{\s*(?:template\s*:\s*)?(?:" + "|".join(re.escape(n).replace(r"\ ", "[ _]+") for n in names)
+            + r")\s*(?:\||\}\})", re.IGNORECASE) if names else None
+        self.num_with_text = 0
+        self.num_without_text = 0
+
+    def document(self, page: dict[str, Any], source: str, file_key: str, skips: SkipCounter) -> dict | None:
+        options, site = self.options, self.site
+        revision: dict[str, str] = page.get("revision") or {}
+        wikitext = revision.get("text", "")
+        if wikitext:
+            self.num_with_text += 1
+        elif _missing_text_reason(page, revision) == "wiki_text_not_in_dump":
+            self.num_without_text += 1
+        if "redirect" in page or _REDIRECT_TEXT.match(wikitext):
+            skips.skip("wiki_redirect")
+            return None
+        namespace = self.namespace_of(page)
+        if namespace not in options.namespaces:
+            skips.skip(f"wiki_namespace_{namespace}")
+            return None
+        if revision.get("model", "wikitext") != "wikitext":
+            skips.skip("wiki_non_wikitext")
+            return None
+        reason = _missing_text_reason(page, revision)
+        if reason is not None:
+            skips.skip(reason)
+            return None
+        disambiguation = _DISAMBIG_MAGIC_WORD in wikitext or bool(
+            self._disambiguation and "{{" in wikitext and self._disambiguation.search(wikitext))
+        if disambiguation and options.skip_disambiguation:
+            skips.skip("wiki_disambiguation")
+            return None
+        try:
+            text = self.renderer.render(wikitext)
+        except Exception:  # noqa: BLE001 - one bad page must not end the dump; it is counted
+            skips.skip("error:wikitext_parse")
+            return None
+        if not text:
+            skips.skip("wiki_empty")
+            return None
+        title = page.get("title", "")
+        page_id = page.get("id", "").strip()
+        language = options.language or site.language
+        meta: dict[str, Any] = {"title": title, "page_id": int(page_id) if page_id.isdigit() else page_id,
+                                "namespace": namespace}
+        if revision.get("revision_id", "").strip().isdigit():
+            meta["revision_id"] = int(revision["revision_id"])
+        if revision.get("timestamp"):
+            meta["timestamp"] = revision["timestamp"].strip()
+        if language:
+            meta["language"] = language
+        if site.dbname:
+            meta["dbname"] = site.dbname
+        if disambiguation:
+            meta["disambiguation"] = True
+        doc = {"id": make_doc_id(source, file_key, page_id or title), "text": text, "meta": meta}
+        if site.url_prefix:
+            doc["url"] = site.url_prefix + quote(title.replace(" ", "_"), safe=";@$!*(),/~:")
+        else:  # a dump without <siteinfo><base>: provenance is the dump file itself
+            doc["path"] = file_key
+        return doc
+
+    def namespace_of(self, page: dict[str, Any]) -> int:
+        """The page's <ns>; without one (schema < 0.6), the namespace its title's prefix names."""
+        ns = page.get("ns", "").strip()
+        if ns.lstrip("-").isdigit():
+            return int(ns)
+        prefix, sep, _ = page.get("title", "").partition(":")
+        return self._namespace_keys.get(_name_key(prefix), 0) if sep else 0
+
+    def refuse_stub_dump(self, path: str, *, final: bool) -> None:
+        """A stub dump (text left out of every page) would give zero documents: say so instead."""
+        if self.num_with_text or self.num_without_text < (1 if final else _STUB_DUMP_PAGES):
+            return
+        raise ValueError(
+            f"{path}: its pages carry no text (<text bytes=\"N\" id=.../> with no content): this is a "
+            "stub dump (stub-articles / stub-meta-history); use the pages-articles or pages-meta-history "
+            "dump of the same date instead"
+        )
+
+
+def _missing_text_reason(page: dict[str, Any], revision: dict[str, str]) -> str | None:
+    if "revision" not in page:
+        return "wiki_no_revision"
+    if revision.get("deleted"):
+        return "wiki_text_deleted"
+    if not revision.get("text") and revision.get("bytes", "0").strip() not in ("", "0"):
+        return "wiki_text_not_in_dump"
+    return None
+
+
+def _name_key(name: str) -> str:
+    """How a namespace name is compared: case-folded, "_" as " ", spaces collapsed."""
+    return " ".join(name.lower().replace("_", " ").split())
 
 
 def _renderer_config(options: Options, site_namespaces: dict[int, str]) -> WikitextConfig:
-    local = {key: name.lower() for key, name in site_namespaces.items() if name}
+    local = {key: {_name_key(name)} for key, name in site_namespaces.items()}
+    for name, key in options.namespace_aliases.items():
+        local.setdefault(key, set()).add(_name_key(name))
     return WikitextConfig(
         keep_tables=options.keep_tables,
         keep_file_captions=options.keep_file_captions,
         keep_math=options.keep_math,
         keep_template_text=frozenset(name.lower() for name in options.keep_template_text),
-        file_prefixes=CANONICAL_FILE_PREFIXES
-        | {local[k] for k in (FILE_NAMESPACE, MEDIA_NAMESPACE) if k in local},
-        category_prefixes=CANONICAL_CATEGORY_PREFIXES
-        | ({local[CATEGORY_NAMESPACE]} if CATEGORY_NAMESPACE in local else set()),
-        namespace_prefixes=frozenset(local.values()),
+        file_prefixes=CANONICAL_FILE_PREFIXES | local.get(FILE_NAMESPACE, set()) | local.get(MEDIA_NAMESPACE, set()),
+        category_prefixes=CANONICAL_CATEGORY_PREFIXES | local.get(CATEGORY_NAMESPACE, set()),
+        namespace_prefixes=frozenset(name for names in local.values() for name in names),
     )
 
 
@@ -193,23 +315,27 @@ def language_from_dbname(dbname: str) -> str | None:
 # -- XML streaming ----------------------------------------------------------------------------
 
 class _DumpHandler:
-    """expat callbacks that collect <siteinfo> and completed <page>s (as dicts of strings)."""
+    """expat callbacks that collect <siteinfo> and completed <page>s. A page is a dict of strings
+    (title, ns, id, redirect) plus "revision": the fields of its newest <revision>."""
 
-    # (parent, element) pairs whose text is captured, and the page key each one fills.
-    _PAGE_FIELDS = {("page", "title"): "title", ("page", "ns"): "ns", ("page", "id"): "id",
-                    ("revision", "id"): "revision_id", ("revision", "timestamp"): "timestamp",
-                    ("revision", "model"): "model", ("revision", "text"): "text"}
+    # (parent, element) pairs whose text is captured, and the key each one fills. <text> and <model>
+    # of other slots (<content>), <upload>s and <logitem>s have other parents: never captured.
+    _PAGE_FIELDS = {("page", "title"): "title", ("page", "ns"): "ns", ("page", "id"): "id"}
+    _REVISION_FIELDS = {("revision", "id"): "revision_id", ("revision", "timestamp"): "timestamp",
+                        ("revision", "model"): "model", ("revision", "text"): "text"}
     _SITE_FIELDS = {("siteinfo", "dbname"): "dbname", ("siteinfo", "base"): "base",
                     ("namespaces", "namespace"): "namespace"}
 
     def __init__(self) -> None:
-        self.pages: list[dict[str, str]] = []
+        self.pages: list[dict[str, Any]] = []
         self.dbname = ""
         self.base = ""
+        self.root = ""
         self.root_language = ""
         self.site_namespaces: dict[int, str] = {}
         self._stack: list[str] = []
-        self._page: dict[str, str] | None = None
+        self._page: dict[str, Any] | None = None
+        self._revision: dict[str, str] | None = None
         self._buffer: list[str] | None = None
         self._target: str | None = None
         self._namespace_key: int | None = None
@@ -234,24 +360,41 @@ class _DumpHandler:
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         name = name.rpartition(":")[2]
-        parent = self._stack[-1] if self._stack else ""
-        self._stack.append(name)
-        if name == "page":
-            self._page = {}
-        elif name == "redirect" and self._page is not None:
-            self._page["redirect"] = attrs.get("title", "")
-        elif name == "mediawiki":
+        stack = self._stack
+        if not stack:
+            if name != "mediawiki":
+                raise ValueError(f"not a MediaWiki XML dump: the root element is <{name}>, not <mediawiki>; "
+                                 "check `paths` in recipe.yaml: it should name pages-articles .xml[.bz2] dumps")
+            self.root = name
             self.root_language = attrs.get("xml:lang", "")
-        key = (parent, name)
-        if self._page is not None and key in self._PAGE_FIELDS:
-            self._target = self._PAGE_FIELDS[key]
+        parent = stack[-1] if stack else ""
+        stack.append(name)
+        page = self._page
+        if page is None:
+            if name == "page":
+                self._page = {}
+            elif (parent, name) in self._SITE_FIELDS:
+                self._target = self._SITE_FIELDS[(parent, name)]
+                self._buffer = []
+                if name == "namespace":
+                    key_attr = attrs.get("key", "")
+                    self._namespace_key = int(key_attr) if key_attr.lstrip("-").isdigit() else None
+            return
+        if name == "revision" and parent == "page":
+            self._revision = {}
+        elif name == "redirect" and parent == "page":
+            page["redirect"] = attrs.get("title", "")
+        elif (parent, name) in self._PAGE_FIELDS:
+            self._target = self._PAGE_FIELDS[(parent, name)]
             self._buffer = []
-        elif self._page is None and key in self._SITE_FIELDS:
-            self._target = self._SITE_FIELDS[key]
+        elif self._revision is not None and (parent, name) in self._REVISION_FIELDS:
+            self._target = self._REVISION_FIELDS[(parent, name)]
             self._buffer = []
-            if name == "namespace":
-                key_attr = attrs.get("key", "")
-                self._namespace_key = int(key_attr) if key_attr.lstrip("-").isdigit() else None
+            if name == "text":
+                if attrs.get("deleted"):
+                    self._revision["deleted"] = attrs["deleted"]
+                if "bytes" in attrs:
+                    self._revision["bytes"] = attrs["bytes"]
 
     def _characters(self, data: str) -> None:
         if self._buffer is not None:
@@ -262,8 +405,9 @@ class _DumpHandler:
         self._stack.pop()
         if self._buffer is not None and self._target is not None:
             value = "".join(self._buffer)
-            if self._page is not None:
-                # A history dump has many revisions: the last one (the newest) wins.
+            if self._revision is not None and self._target in self._REVISION_KEYS:
+                self._revision[self._target] = value
+            elif self._page is not None:
                 self._page[self._target] = value
             elif self._target == "namespace":
                 if self._namespace_key is not None:
@@ -272,12 +416,30 @@ class _DumpHandler:
                 setattr(self, self._target, value.strip())
             self._buffer = None
             self._target = None
-        if name == "page" and self._page is not None:
+        if self._page is None:
+            return
+        if name == "revision" and self._revision is not None:
+            # The newest revision is the page (a history dump lists them oldest first, an export
+            # may list them newest first): keep the latest timestamp, the later one on a tie.
+            newest = self._page.get("revision")
+            if newest is None or self._revision.get("timestamp", "") >= newest.get("timestamp", ""):
+                self._page["revision"] = self._revision
+            self._revision = None
+        elif name == "page":
             self.pages.append(self._page)
             self._page = None
 
+    _REVISION_KEYS = frozenset(_REVISION_FIELDS.values())
+
 
 # -- opening ----------------------------------------------------------------------------------
+
+try:  # zstandard reports corrupt frames with its own error type
+    from zstandard import ZstdError as _ZSTD_ERROR
+except ImportError:  # pragma: no cover - zstandard is a dependency; a stand-in keeps the except valid
+    class _ZSTD_ERROR(Exception):  # type: ignore[no-redef]
+        pass
+
 
 @contextmanager
 def _chunk_source(path: str, options: Options, byte_range: tuple[int, int] | None):
@@ -302,6 +464,12 @@ def _open_decompressed(path: str) -> Iterator[IO[bytes]]:
     with fsspec.open(path, "rb") as raw:
         head = raw.read(6)
         raw.seek(0)
+        archive = next((k for magic, k in _ARCHIVE_MAGIC if head.startswith(magic)), None)
+        if archive is not None:
+            raise ValueError(
+                f"{path}: a .{archive} archive, which is not read as a stream; recompress the dump "
+                f"inside it, e.g. `7z x -so {path} | bzip2 > dump.xml.bz2`, or use the .xml.bz2 dump"
+            )
         kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
         if kind == "bz2":
             stream: IO[bytes] = bz2.BZ2File(raw)  # reads every stream of a multistream dump

@@ -140,7 +140,8 @@ class WikitextRenderer:
         visible = target.startswith(":")  # [[:Category:X]] is a visible link, not a tag
         target = target.lstrip(":").strip()
         prefix, sep, rest = target.partition(":")
-        prefix = prefix.strip().lower().replace("_", " ") if sep else ""
+        # Namespace names compare as MediaWiki normalises titles: any case, "_" = " ", spaces trimmed.
+        prefix = " ".join(prefix.lower().replace("_", " ").split()) if sep else ""
         config = self.config
         if self._is_file_link(link, prefix, rest if sep else target):
             if config.keep_file_captions and link.text is not None and not visible:
@@ -181,7 +182,11 @@ class WikitextRenderer:
         # A local alias <siteinfo> does not list ("Hình:"), or a broken link that lost its colon.
         if MEDIA_SUFFIX.search(name):
             return True
-        return link.text is not None and bool(_SIZE_OPTION.search(str(link.text)))
+        if link.text is None:
+            return False
+        # [[Alias:Name|thumb|Caption]]: options such as "thumb" or "250px" before the caption.
+        options = str(link.text).split("|")[:-1]
+        return bool(_SIZE_OPTION.search(str(link.text))) or any(_FILE_OPTION.match(o) for o in options)
 
     def _strip_link_residue(self, text: str) -> str:
         """Unclosed file/category links stay text: "[[File:x.jpg|thumb|" and "...|250px|"."""
