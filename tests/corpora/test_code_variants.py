@@ -154,3 +154,13 @@ def test_zip_and_tar_entries_keep_their_bytes(tmp_path):
     (tmp_path / "w.tar").write_bytes(buffer.getvalue())
     docs, skips = read(tmp_path / "w.tar")
     assert {p: d["meta"]["language"] for p, d in docs.items()} == {"w/run": "Shell"} and skips == {}
+
+
+@pytest.mark.parametrize("lines, longest_allowed, expected", [
+    (["a" * 100], 100, False), (["a" * 101], 100, True), (["x", "a" * 101, "y"], 100, True),
+    (["a" * 60, "b" * 60, "c" * 60], 100, False), (["a" * 99] * 50 + ["b" * 150], 100, True), ([""], 100, False),
+])
+def test_has_line_longer_than(lines, longest_allowed, expected):
+    from corpora.code import has_line_longer_than
+
+    assert has_line_longer_than("\n".join(lines), longest_allowed) is expected
