@@ -185,7 +185,7 @@ def _base_meta(record: ArchiveRecord) -> dict[str, Any]:
     return meta
 
 
-# ---- HTTP payload decoding (moved from corpora.warc_records) -------------------------------------------------------------------
+# ---- HTTP payload decoding ------------------------------------------------------------------------
 
 
 _CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?\r?\n")

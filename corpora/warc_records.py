@@ -23,10 +23,8 @@ Damage handling, so one bad spot never costs the rest of a file:
 """
 from __future__ import annotations
 
-import bz2
 import contextlib
 import io
-import lzma
 import re
 import zlib
 from dataclasses import dataclass
@@ -34,23 +32,20 @@ from typing import BinaryIO, Callable, Iterator, Literal
 
 import fsspec
 
+from corpora.archive_compression import (
+    GZIP_MAGIC,
+    Compression,
+    DecompressingReader,
+    decompressed_head,
+    sniff_compression,
+)
 from corpora.schema import SkipCounter
 
 ArchiveFormat = Literal["warc", "arc"]
 
-Compression = Literal["gzip", "zstd", "lz4", "bzip2", "xz", "none"]
-
-_GZIP_MAGIC = b"\x1f\x8b\x08"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_LZ4_MAGIC = b"\x04\x22\x4d\x18"
-_MAGIC_TO_COMPRESSION = (
-    (_GZIP_MAGIC[:2], "gzip"), (_ZSTD_MAGIC, "zstd"), (_LZ4_MAGIC, "lz4"),
-    (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
-)
 _COMPRESSION_SUFFIXES = (".gz", ".gzip", ".zst", ".zstd", ".lz4", ".bz2", ".xz")
 # The first bytes read to tell compression, format and member layout (first record's length).
 _PROBE_BYTES = 1 << 20
-_PROBE_MAX_OUTPUT_BYTES = 8 << 20
 # Uncompressed files: a record starts after the blank line that ends the previous one.
 _WARC_START = re.compile(rb"\r?\n\r?\n(WARC/\d\.\d+\r?\n)")
 _ARC_HEADER_LINE = re.compile(rb"\S+ \S+ \d{14} ")  # "url ip yyyymmddhhmmss mime length"
@@ -94,7 +89,7 @@ def iter_archive_records(
             skips.skip("error:empty_file")  # a failed download or write: counted, not fatal
             return
         compression = sniff_compression(head)
-        plain_head = _decompressed_head(head, compression)
+        plain_head = decompressed_head(head, compression)
         fmt = fmt or _format_of(plain_head) or archive_format(path)
         state = _ReadState()
         if _needs_decompressed_read(plain_head, compression, fmt):
@@ -167,7 +162,7 @@ def _read_decompressed(
     bzip2 and xz. Offsets are positions in the decompressed bytes. Damage cannot be skipped in a
     single stream: what comes before it is kept and the damage is counted once."""
     stream.seek(0)
-    plain = _DecompressingReader(stream, compression, head)
+    plain = DecompressingReader(stream, compression, head)
     state.last_offset = -1  # offsets now count decompressed bytes
     read_from = _read_arc_records if fmt == "arc" else _read_warc_records
     clipped_before = skips["error:clipped_record"]
@@ -332,16 +327,16 @@ def _find_next_record_start(stream: BinaryIO, position: int, fmt: ArchiveFormat)
     """Offset of the next gzip member (or uncompressed `WARC/` line) at or after `position` that
     begins a record, or None at end of file."""
     stream.seek(0)
-    compressed = stream.read(2) == _GZIP_MAGIC[:2]
+    compressed = stream.read(2) == GZIP_MAGIC[:2]
     while True:
         stream.seek(position)
         window = stream.read(_RESYNC_CHUNK_BYTES + 16)
         if not window:
             return None
         if compressed:
-            hit = window.find(_GZIP_MAGIC)
+            hit = window.find(GZIP_MAGIC)
             while hit != -1 and not _member_starts_record(stream, position + hit, fmt):
-                hit = window.find(_GZIP_MAGIC, hit + 1)
+                hit = window.find(GZIP_MAGIC, hit + 1)
         else:
             match = _WARC_START.search(window)
             hit = match.start(1) if match else -1
@@ -363,60 +358,7 @@ def _member_starts_record(stream: BinaryIO, offset: int, fmt: ArchiveFormat) -> 
     return _ARC_HEADER_LINE.match(head) is not None
 
 
-# ---- compression and member layout ------------------------------------------------------------
-
-
-def sniff_compression(head: bytes) -> Compression:
-    """Compression of a file from its first bytes (names lie: `.warc.gz` files that are plain,
-    `.warc` files that are gzipped, upper-case suffixes)."""
-    if _is_zstd_skippable_frame(head):
-        return "zstd"  # a .warc.zst that starts with its dictionary (the WARC zstd spec)
-    for magic, compression in _MAGIC_TO_COMPRESSION:
-        if head.startswith(magic):
-            return compression  # type: ignore[return-value]
-    return "none"
-
-
-def _is_zstd_skippable_frame(head: bytes) -> bool:
-    return len(head) >= 8 and head[0] & 0xF0 == 0x50 and head[1:4] == b"\x2a\x4d\x18"
-
-
-def _zstd_dictionary(head: bytes) -> tuple[bytes | None, int]:
-    """(dictionary, bytes it takes) of a .warc.zst that starts with one (else (None, 0))."""
-    if not _is_zstd_skippable_frame(head):
-        return None, 0
-    size = int.from_bytes(head[4:8], "little")
-    dictionary = head[8 : 8 + size]
-    if dictionary.startswith(_ZSTD_MAGIC):  # the spec allows a zstd-compressed dictionary
-        import zstandard
-
-        dictionary = zstandard.ZstdDecompressor().decompressobj().decompress(dictionary)
-    return dictionary, 8 + size
-
-
-def _decompressed_head(head: bytes, compression: Compression) -> bytes | None:
-    """The start of the file's first member / frame, decompressed (bounded; up to the damage
-    if it is damaged); None when nothing decodes."""
-    if compression == "none":
-        return head
-    if compression == "lz4":
-        return None  # no decoder outside fastwarc
-    dictionary, skip = _zstd_dictionary(head) if compression == "zstd" else (None, 0)
-    head = head[skip:]
-    decoder = _new_decoder(compression, dictionary)
-    parts: list[bytes] = []
-    size = 0
-    for start in range(0, len(head), 1 << 14):  # in steps, to keep what precedes damage
-        try:
-            part = decoder.decompress(head[start : start + (1 << 14)])
-        except Exception:  # noqa: BLE001 - damaged: what decoded so far still tells the layout
-            break
-        parts.append(part)
-        size += len(part)
-        if decoder.eof or size > _PROBE_MAX_OUTPUT_BYTES:
-            break
-    plain = b"".join(parts)
-    return plain if plain or decoder.eof else None  # b"": a member of nothing
+# ---- member layout ------------------------------------------------------------------------------
 
 
 def _format_of(plain_head: bytes | None) -> ArchiveFormat | None:
@@ -466,89 +408,3 @@ def _first_record_end(plain: bytes, fmt: ArchiveFormat) -> int | None:
     return end + int(length.group(1)) if length else None
 
 
-class _DecompressingReader(io.RawIOBase):
-    """The decompressed bytes of a gzip / zstd / bzip2 / xz file (one stream or many members).
-
-    Where the compressed data is cut or corrupt the stream ends instead of raising, with
-    `damage` set to "truncated" or "corrupt", after every byte decoded before the damage
-    (stdlib GzipFile / BZ2File drop the last block they decoded when they raise)."""
-
-    _CHUNK_BYTES = 1 << 14  # compressed bytes per step: bounds what a corrupt step loses
-
-    def __init__(self, raw: BinaryIO, compression: Compression, head: bytes):
-        super().__init__()
-        self.damage: str | None = None
-        self._raw = raw
-        self._compression = compression
-        self._dictionary, _ = _zstd_dictionary(head) if compression == "zstd" else (None, 0)
-        self._decoder = None  # None between members
-        self._pending = b""  # compressed bytes read but not yet fed
-        self._out = memoryview(b"")
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def readinto(self, buffer) -> int:
-        while not self._out and self.damage is None and self._decode_step():
-            pass
-        size = min(len(buffer), len(self._out))
-        buffer[:size] = self._out[:size]
-        self._out = self._out[size:]
-        self._position += size
-        return size
-
-    def _read_compressed(self, min_bytes: int = 1) -> bytes:
-        while len(self._pending) < min_bytes:
-            more = self._raw.read(self._CHUNK_BYTES)
-            if not more:
-                break
-            self._pending += more
-        data, self._pending = self._pending, b""
-        return data
-
-    def _decode_step(self) -> bool:
-        """Decode one chunk into `_out`; False at the end of the data (or at damage)."""
-        if self._decoder is None:  # a member boundary: padding, a skippable frame, or a member
-            data = self._read_compressed(min_bytes=8)
-            if not data.strip(b"\0"):
-                return False  # end of file (zero padding after the last member is common)
-            if self._compression == "zstd" and _is_zstd_skippable_frame(data):
-                skip = 8 + int.from_bytes(data[4:8], "little")
-                self._pending = data
-                self._pending = self._read_compressed(min_bytes=skip)[skip:]
-                return True
-            if sniff_compression(data) != self._compression:
-                self.damage = "corrupt"  # trailing bytes that are not another member
-                return False
-            self._decoder = _new_decoder(self._compression, self._dictionary)
-        else:
-            data = self._read_compressed()
-            if not data:
-                self.damage = "truncated"
-                return False
-        try:
-            self._out = memoryview(self._decoder.decompress(data))
-        except Exception:  # noqa: BLE001 - zlib / bz2 / lzma / zstd errors: corrupt bytes
-            self.damage = "corrupt"
-            return False
-        if self._decoder.eof:
-            self._pending = self._decoder.unused_data + self._pending
-            self._decoder = None
-        return True
-
-def _new_decoder(compression: Compression, dictionary: bytes | None):
-    """A one-member decompressor: .decompress(bytes), .eof, .unused_data."""
-    if compression == "gzip":
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if compression == "bzip2":
-        return bz2.BZ2Decompressor()
-    if compression == "xz":
-        return lzma.LZMADecompressor()
-    import zstandard
-
-    dict_data = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
-    return zstandard.ZstdDecompressor(dict_data=dict_data).decompressobj()
