@@ -424,7 +424,7 @@ def test_disambiguation_count_on_real_ukwiki(shared_data, tmp_path):
     ("junk.xml", b"\x00\x01binary junk that is no XML", "not a MediaWiki XML dump"),
     ("dump.xml.7z", b"7z\xbc\xaf\x27\x1c\x00\x04" + b"\x00" * 64, r"7z x -so"),
     ("dump.zip", b"PK\x03\x04" + b"\x00" * 64, r"\.zip archive"),
-])
+], ids=["html-error-page", "binary-junk", "7z", "zip"])
 def test_inputs_that_are_no_dump_raise_naming_the_fix(tmp_path, name, data, message):
     with pytest.raises(ValueError, match=message):
         read(write(tmp_path, name, data))
