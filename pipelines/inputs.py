@@ -14,9 +14,10 @@ from fsspec.utils import infer_storage_options
 
 # Which files a directory contributes, per source kind. A glob or an explicit file is taken as is.
 SUFFIXES_BY_KIND: dict[str, tuple[str, ...]] = {
-    "commoncrawl": (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz"),
+    "commoncrawl": (".warc", ".warc.gz", ".warc.zst", ".warc.bz2", ".warc.xz", ".arc", ".arc.gz",
+                    ".wet", ".wet.gz", ".wet.zst"),
     "wikipedia": (".xml", ".xml.bz2", ".xml.xz", ".xml.gz", ".bz2", ".xz"),
-    "books": (".txt",),
+    "books": (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst", ".txt.utf-8", ".txt.utf8", ".zip"),
     "code": (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".jsonl", ".jsonl.gz"),
     "jsonl": (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst", ".jsonl.bz2",
               ".jsonl.xz"),
@@ -95,10 +96,10 @@ def expand_paths(kind: str, patterns: list[str], base_dir: str, source: str) -> 
 
 def _walk(fs, directory: str, kind: str, suffixes: tuple[str, ...], key_base: str) -> list[tuple[str, str]]:
     # A code directory is one repository tree: the code reader walks it itself.
-    if kind == "code" and not any(fs.isfile(p) and p.endswith(suffixes) for p in fs.ls(directory, detail=False)):
+    if kind == "code" and not any(fs.isfile(p) and p.lower().endswith(suffixes) for p in fs.ls(directory, detail=False)):
         return [(directory.rstrip("/"), os.path.relpath(directory.rstrip("/"), key_base) if key_base else directory)]
     out = []
     for path in sorted(fs.find(directory)):
-        if path.endswith(suffixes):
+        if path.lower().endswith(suffixes):  # names like PAGES.XML.BZ2 or 00001.WARC.GZ count too
             out.append((path, os.path.relpath(path, key_base) if key_base else path))
     return out

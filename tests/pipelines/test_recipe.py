@@ -108,3 +108,23 @@ def test_example_recipes_validate(name, shared_data):
     resolved = load_recipe(recipe)
     assert all(resolved.inputs[s.name] for s in resolved.recipe.sources)
     assert resolved.sections["mix"] is not None and resolved.sections["filter"] is not None
+
+
+def test_a_directory_contributes_every_form_its_reader_reads(tmp_path):
+    """Directory inputs: compressed and zipped books, upper-case suffixes; other files stay out."""
+    from pipelines.inputs import expand_paths
+
+    folder = tmp_path / "books"
+    (folder / "sub").mkdir(parents=True)
+    wanted = ["a.txt", "b.txt.gz", "c-8.zip", "D.TXT", "sub/e.txt.utf-8", "sub/f.txt.zst"]
+    for name in wanted + ["pg1_metadata.yaml", "notes.md", "cover.jpg"]:
+        (folder / name).write_bytes(b"x")
+    files = expand_paths("books", [str(folder)], str(tmp_path), "books")
+    assert sorted(f.file_key for f in files) == sorted(f"books/{name}" for name in wanted)
+    web = tmp_path / "crawl"
+    web.mkdir()
+    for name in ["00000.warc.gz", "00001.WARC.GZ", "00002.warc.zst", "00003.wet.gz", "index.cdx.gz"]:
+        (web / name).write_bytes(b"x")
+    files = expand_paths("commoncrawl", [str(web)], str(tmp_path), "web")
+    assert [f.file_key for f in files] == ["crawl/00000.warc.gz", "crawl/00001.WARC.GZ",
+                                           "crawl/00002.warc.zst", "crawl/00003.wet.gz"]
