@@ -40,50 +40,26 @@ values stay in `header_title`, `header_author`, `header_language`.
 """
 from __future__ import annotations
 
-import codecs
 import io
-import posixpath
 import re
 import zipfile
 import zlib
 from typing import Any, Iterator
 
 import fsspec
-import yaml
-from fsspec.core import url_to_fs
 from pydantic import BaseModel, ConfigDict, Field
 
+from corpora.books_decode import decode_book
+from corpora.books_metadata import HEADER_FIELD, book_meta, parse_header, read_catalog_metadata
 from corpora.schema import SkipCounter, make_doc_id
 
 TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst", ".txt.utf-8", ".txt.utf8")
 # Members of a PG .zip that are the book: "12345-8.txt"; "12345.txt.utf-8" as gutenberg.org serves it.
 ZIP_TEXT_SUFFIXES = (".txt", ".txt.utf-8", ".txt.utf8")
-HEADER_SCAN_CHARS = 20_000  # where "Character set encoding:" and the header fields are looked for
 EDGE_PARAGRAPHS = 10  # how many leading/trailing paragraphs may be credits or PG notes
-GUESS_SAMPLE_BYTES = 200_000  # what charset-normalizer sees of an undeclared non-Latin book
-NON_LATIN_MIN_SHARE = 0.25  # share of non-ASCII bytes above which a non-Latin codec is guessed
 HEADER_SCAN_LINES = 400  # where a header without a start marker is looked for
 HEADER_GAP_PARAGRAPHS = 2  # other paragraphs a header without a start marker may hold between PG ones
 NOTE_MAX_LINES = 80  # a bracketed note longer than this is left alone (its bracket is not a note's)
-
-# ISO 639-1 (or -3 where there is none) for the language names Project Gutenberg headers use.
-LANGUAGE_CODES = {
-    "afrikaans": "af", "arabic": "ar", "basque": "eu", "breton": "br", "bulgarian": "bg",
-    "catalan": "ca", "chinese": "zh", "croatian": "hr", "czech": "cs", "danish": "da",
-    "dutch": "nl", "english": "en", "esperanto": "eo", "estonian": "et", "finnish": "fi",
-    "french": "fr", "frisian": "fy", "galician": "gl", "gaelic": "gd", "scottish gaelic": "gd",
-    "german": "de", "greek": "el", "hebrew": "he", "hindi": "hi", "hungarian": "hu",
-    "icelandic": "is", "interlingua": "ia", "irish": "ga", "italian": "it", "japanese": "ja",
-    "korean": "ko", "latin": "la", "latvian": "lv", "lithuanian": "lt", "maori": "mi",
-    "norwegian": "no", "occitan": "oc", "persian": "fa", "polish": "pl", "portuguese": "pt",
-    "romanian": "ro", "russian": "ru", "sanskrit": "sa", "serbian": "sr", "slovak": "sk",
-    "slovenian": "sl", "spanish": "es", "swedish": "sv", "tagalog": "tl", "turkish": "tr",
-    "ukrainian": "uk", "welsh": "cy", "yiddish": "yi", "bengali": "bn", "tamil": "ta",
-    "marathi": "mr", "telugu": "te", "vietnamese": "vi", "indonesian": "id", "malay": "ms",
-    "old english": "ang", "middle english": "enm", "ido": "io", "volapuk": "vo", "volapük": "vo",
-    "napoletano-calabrese": "nap", "friulian": "fur", "cebuano": "ceb", "ilocano": "ilo",
-    "iloko": "ilo", "nahuatl": "nah", "mayan languages": "myn", "inuktitut": "iu", "cherokee": "chr",
-}
 
 _START_MARKER = re.compile(
     r"^\W{0,10}(?:"
@@ -119,19 +95,6 @@ _PG_NOTE_LINE = re.compile(r"^\s*\[[^\]]*project\s+gutenberg[^\]]*\]\s*$", re.IG
 _CREDIT = re.compile(
     r"^\W*(?:produced\s+by|e-?text\s+prepared\s+by|this\s+e-?(?:text|book)\s+was\s+(?:prepared|produced|created)"
     r"|transcribed\s+(?:from|by)|prepared\s+by|scanned\s+by|digitized\s+by|updated\s+editions\s+will\s+replace)",
-    re.IGNORECASE,
-)
-_FIELD = re.compile(
-    r"^(Title|Author|Authors|Translator|Editor|Illustrator|Language|Character set encoding"
-    r"|Release Date|Posting Date|Last Updated|Most recently updated)\s*:\s*(.*)$",
-    re.IGNORECASE,
-)
-# "[EBook #972]", "[eBook #11]", "[Etext #11]", "EBook-No. 12", "E-text No. 3"
-_EBOOK_NUMBER = re.compile(r"\b(?:E-?Book|E-?Text)[\s-]*(?:No\.?|Number|#)\s*(\d+)", re.IGNORECASE)
-# First line: "The Project Gutenberg EBook of X, by Y", "**The Project Gutenberg Etext of X**",
-# "The Project Gutenberg eBook, X, by Y", "Project Gutenberg's X, by Y".
-_TITLE_LINE = re.compile(
-    r"Project Gutenberg(?:'?s?\s+(?:E-?Book|E-?Text)(?:,| of)|'s)\s+(.+?)(?:,\s+by\s+(.+?))?[\s*]*$",
     re.IGNORECASE,
 )
 # The World Library notice repeated through PG's 1990s Shakespeare texts, "<<THIS ELECTRONIC
@@ -220,7 +183,7 @@ def book_document(
     if not body.strip():
         skips.skip("books_empty")
         return None
-    meta = _book_meta(header, encoding, boilerplate)
+    meta = book_meta(header, encoding, boilerplate)
     if num_replaced > 0:
         meta["num_replaced_bytes"] = num_replaced  # invalid UTF-8 bytes in a UTF-8 book, now U+FFFD
     if options.catalog_metadata:
@@ -239,84 +202,6 @@ def book_document(
     if header.get("ebook_number"):
         doc["url"] = f"https://www.gutenberg.org/ebooks/{header['ebook_number']}"
     return doc
-
-
-# -- decoding ---------------------------------------------------------------------------------
-
-def decode_book(data: bytes, forced: str | None = None) -> tuple[str, str]:
-    """(text, codec name used). Never raises on content: Latin-1 decodes any byte string."""
-    if forced:
-        return data.decode(forced, errors="replace"), codecs.lookup(forced).name
-    if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace"), "utf-16"
-    try:
-        return data.decode("utf-8"), "ascii" if data.isascii() else "utf-8"
-    except UnicodeDecodeError:
-        pass
-    declared = _declared_codecs(data)
-    if _mostly_utf8(data, declared_utf8=declared[:1] == ["utf-8"]):
-        return data.decode("utf-8", errors="replace"), "utf-8"
-    guessed = [] if declared else _guess_non_latin_codec(data)
-    for codec in [*declared, *guessed, *_latin1_family(data)]:
-        try:
-            return data.decode(codec), codec
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("unreachable: latin-1 decodes every byte")
-
-
-def _mostly_utf8(data: bytes, *, declared_utf8: bool) -> bool:
-    """A UTF-8 book with a few broken bytes (a stray Latin-1 byte pasted in, a clipped sequence):
-    read as UTF-8 with U+FFFD for the bad bytes rather than as Latin-1 mojibake throughout.
-    Latin-1 text is almost never valid UTF-8 (an accented letter followed by ASCII is invalid), so
-    valid multi-byte sequences outnumbering the broken ones mark the file as UTF-8."""
-    text = data.decode("utf-8", errors="replace")
-    num_bad = text.count("\ufffd") - data.count(b"\xef\xbf\xbd")
-    num_good = len(text) - len(text.encode("ascii", errors="ignore")) - num_bad
-    if declared_utf8:
-        return num_good >= num_bad
-    return num_good >= 10 * num_bad
-
-
-def _guess_non_latin_codec(data: bytes) -> list[str]:
-    """An undeclared legacy codec of a non-Latin script (Big5, GB2312, Shift_JIS, KOI8-R, cp1251):
-    such text is mostly non-ASCII bytes, where Latin-1 European text has a few percent. Guessed
-    by charset-normalizer on a sample, and kept only if it decodes the whole file."""
-    sample = data[:GUESS_SAMPLE_BYTES]
-    if len(sample) - len(sample.decode("ascii", errors="ignore")) < NON_LATIN_MIN_SHARE * len(sample):
-        return []
-    import charset_normalizer  # only for these rare files
-
-    best = charset_normalizer.from_bytes(sample).best()
-    return [codecs.lookup(best.encoding).name] if best is not None else []
-
-
-def _latin1_family(data: bytes) -> list[str]:
-    """cp1252 only where bytes 0x80-0x9F occur (curly quotes, dashes); otherwise it is Latin-1."""
-    has_c1 = re.search(rb"[\x80-\x9f]", data) is not None
-    return ["cp1252", "latin-1"] if has_c1 else ["latin-1"]
-
-
-def _declared_codecs(data: bytes) -> list[str]:
-    match = re.search(rb"Character set encoding\s*:\s*([^\r\n]+)", data[:HEADER_SCAN_CHARS], re.IGNORECASE)
-    if not match:
-        return []
-    declared = match.group(1).decode("latin-1").strip()
-    # "ISO-646-US (US-ASCII)", "ISO Latin-1", "UTF-8": try the whole value, then each part.
-    candidates = [declared, *re.findall(r"[A-Za-z][\w.:-]*(?:[ -]\d+)?", declared)]
-    found: list[str] = []
-    for candidate in candidates:
-        try:
-            name = codecs.lookup(candidate.replace(" ", "-")).name
-        except LookupError:
-            continue
-        if name in ("latin-1", "iso8859-1"):
-            found.extend(_latin1_family(data))
-        elif name not in found:
-            found.append(name)
-    return found
 
 
 # -- boilerplate --------------------------------------------------------------------------------
@@ -434,8 +319,8 @@ def _bracketed_notes(lines: list[str]) -> set[int]:
 
 def _is_header_block(block: list[str]) -> bool:
     """A run of "Title: ...", "Author: ..." lines (a header left in when the start marker is missing)."""
-    return bool(_FIELD.match(block[0].strip())) and all(
-        _FIELD.match(line.strip()) or line[:1].isspace() for line in block
+    return bool(HEADER_FIELD.match(block[0].strip())) and all(
+        HEADER_FIELD.match(line.strip()) or line[:1].isspace() for line in block
     )
 
 
@@ -452,107 +337,3 @@ def _paragraph_spans(lines: list[str]) -> list[tuple[int, int]]:
     if first is not None:
         spans.append((first, len(lines)))
     return spans
-
-
-# -- metadata -----------------------------------------------------------------------------------
-
-def parse_header(lines: list[str]) -> dict[str, Any]:
-    """Title, author, language, ebook number, release date from the lines before the body."""
-    fields: dict[str, str] = {}
-    current: str | None = None
-    for line in lines:
-        match = _FIELD.match(line.strip())
-        if match:
-            current = match.group(1).lower()
-            fields.setdefault(current, match.group(2).strip())
-        elif current in ("title", "author") and line[:1].isspace() and line.strip():
-            fields[current] = f"{fields[current]} {line.strip()}".strip()  # indented continuation
-        else:
-            current = None
-    header: dict[str, Any] = {}
-    first_line = next((line.strip() for line in lines if line.strip()), "")
-    title_line = _TITLE_LINE.search(first_line)
-    title = fields.get("title") or (title_line.group(1) if title_line else "")
-    author = fields.get("author") or fields.get("authors") or (title_line.group(2) if title_line and title_line.group(2) else "")
-    if title:
-        header["title"] = " ".join(title.split()).strip("* ")
-    if author:
-        header["author"] = " ".join(author.split()).strip("* ")
-    if fields.get("language"):
-        header["language_name"] = fields["language"]
-        header["language"] = language_code(fields["language"])
-    number = _EBOOK_NUMBER.search("\n".join(lines))
-    if number:
-        header["ebook_number"] = int(number.group(1))
-    date = fields.get("release date") or fields.get("posting date")
-    if date:
-        header["release_date"] = re.sub(r"\s*\[.*$", "", date).strip()
-    return header
-
-
-def language_code(name: str) -> str | None:
-    """"English" -> "en"; "English and French" -> "en" (the first); a code stays a code."""
-    first = re.split(r",|;|/|\band\b|&", name.strip(), maxsplit=1)[0].strip().lower()
-    if first in LANGUAGE_CODES:
-        return LANGUAGE_CODES[first]
-    if re.fullmatch(r"[a-z]{2,3}", first):
-        return first
-    return None
-
-
-def _book_meta(header: dict[str, Any], encoding: str, boilerplate: str) -> dict[str, Any]:
-    meta = {key: header[key] for key in ("title", "author", "language", "ebook_number", "release_date")
-            if header.get(key) is not None}
-    if header.get("language") is None and header.get("language_name"):
-        meta["language_name"] = header["language_name"]
-    meta.update(encoding=encoding, boilerplate=boilerplate, metadata_source="header")
-    return meta
-
-
-class _CatalogLoader(yaml.SafeLoader):
-    """GITenberg yaml tags subjects as `!lcsh 'Oratory'`: read any such tag as its plain value."""
-
-
-_CatalogLoader.add_multi_constructor(
-    "!", lambda loader, _suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode)
-    else loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else loader.construct_mapping(node)
-)
-
-
-def read_catalog_metadata(path: str, ebook_number: int | None) -> dict[str, Any] | None:
-    """Title/author/language of a GITenberg metadata.yaml beside the book, if it is this book's."""
-    fs, local = url_to_fs(path)
-    directory, name = posixpath.split(local)
-    names = ["metadata.yaml", f"{name.split('_', 1)[0]}_metadata.yaml"]
-    if ebook_number:
-        names.insert(0, f"pg{ebook_number}_metadata.yaml")
-    for candidate in dict.fromkeys(names):
-        sidecar = posixpath.join(directory, candidate)
-        if not fs.exists(sidecar):
-            continue
-        with fs.open(sidecar, "rb") as handle:
-            record = yaml.load(handle, Loader=_CatalogLoader)  # noqa: S506 - SafeLoader subclass
-        if not isinstance(record, dict):
-            continue
-        number = str((record.get("identifiers") or {}).get("gutenberg", "")).strip()
-        if ebook_number is not None and number and number != str(ebook_number):
-            continue  # a metadata.yaml for another book
-        return _catalog_fields(record)
-    return None
-
-
-def _catalog_fields(record: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if record.get("title"):
-        fields["title"] = " ".join(str(record["title"]).split())
-    creator = record.get("creator") or {}
-    agents = creator.get("authors") or ([creator["author"]] if creator.get("author") else [])
-    names = [str(agent.get("agent_name")) for agent in agents if isinstance(agent, dict) and agent.get("agent_name")]
-    if names:
-        fields["author"] = "; ".join(names)
-    language = record.get("language")
-    languages = [str(x) for x in language] if isinstance(language, list) else [str(language)] if language else []
-    if languages:
-        fields["language"] = languages[0]
-        fields["languages"] = languages
-    return fields

@@ -14,7 +14,9 @@ import pydantic
 import pytest
 import yaml
 
-from corpora.books import Options, decode_book, iter_documents, language_code
+from corpora.books import Options, iter_documents
+from corpora.books_decode import decode_book
+from corpora.books_metadata import language_code
 from corpora.schema import SkipCounter, make_doc_id
 
 
