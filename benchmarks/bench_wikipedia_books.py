@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mwparserfromhell  # noqa: E402
 
-from corpora import books, wikipedia  # noqa: E402
+from corpora import books, wikipedia, wikipedia_dump  # noqa: E402
 from corpora.schema import SkipCounter  # noqa: E402
 
 MB = 1_000_000
@@ -64,15 +64,15 @@ def read_wikipedia(path: Path) -> int:
 
 
 def decompress_only(path: Path) -> int:
-    with wikipedia._open_decompressed(str(path)) as stream:
+    with wikipedia_dump.open_decompressed(str(path)) as stream:
         return sum(len(chunk) for chunk in iter(lambda: stream.read1(1 << 20), b""))
 
 
 def extract_pages_only(path: Path) -> int:
-    handler = wikipedia._DumpHandler()
+    handler = wikipedia_dump.DumpHandler()
     parser = handler.make_parser()
     pages = 0
-    with wikipedia._open_decompressed(str(path)) as stream:
+    with wikipedia_dump.open_decompressed(str(path)) as stream:
         for chunk in iter(lambda: stream.read1(1 << 20), b""):
             parser.Parse(chunk, False)
             pages += len(handler.pages)

@@ -18,7 +18,8 @@ import pytest
 import zstandard
 
 from corpora.schema import SkipCounter, make_doc_id
-from corpora.wikipedia import Options, iter_documents, language_from_dbname
+from corpora.wikipedia import Options, iter_documents
+from corpora.wikipedia_dump import language_from_dbname
 from corpora.wikitext import WikitextRenderer
 
 DUMPS = ("hywiki", "mrwiki", "ukwiki", "viwiki")
