@@ -109,8 +109,12 @@ def test_bad_lines_are_counted_never_fatal(tmp_path, cc_records):
     assert [d["path"].rsplit("#", 1)[1] for d in docs] == ["0", "2", "5", "6", "7", "10"]
     assert [d["text"] for d in docs] == [r["text"] for r in (*cc_records[:1], *cc_records[2:6],
                                                                cc_records[8])]
-    _, skips = _read(path, Options(id_field="id"))
-    assert skips["record_missing_id"] == 1
+    # with id_field, the record without an id is kept under an id derived from its line number
+    id_docs, id_skips = _read(path, Options(id_field="id"))
+    assert id_skips == skips and len(id_docs) == 6
+    assert [d["id"] for d in id_docs[:5]] == [
+        make_doc_id("cc", "input", r["id"]) for r in (*cc_records[:1], *cc_records[2:6])]
+    assert id_docs[5]["id"] == make_doc_id("cc", "input", "\x00record:10")
 
 
 COMPRESSORS = {
