@@ -14,6 +14,8 @@ Reader contract (one module per source kind, registered in READER_MODULES):
 `path`, plus `meta` (a JSON-able dict). Records that are not documents are counted in `skips` by a
 stable reason code and never silently dropped; a broken tail of a file (clipped record, truncated
 compression stream) is counted as `error:<kind>` after every complete record has been yielded.
+An input that is not of the kind at all, or options no record fits, raise `InputError` (with the
+fix in its message): the build stops there instead of counting it.
 
 Optionally, a reader whose format can be cut into independent pieces also offers
 
@@ -28,7 +30,14 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from corpora.schema import DOCUMENT_SCHEMA, SkipCounter, batched_tables, documents_to_table, make_doc_id
+from corpora.schema import (
+    DOCUMENT_SCHEMA,
+    InputError,
+    SkipCounter,
+    batched_tables,
+    documents_to_table,
+    make_doc_id,
+)
 
 READER_MODULES = {
     "commoncrawl": "corpora.commoncrawl",
@@ -54,6 +63,7 @@ def reader_for(kind: str) -> ModuleType:
 
 __all__ = [
     "DOCUMENT_SCHEMA",
+    "InputError",
     "READER_MODULES",
     "SOURCE_KINDS",
     "SkipCounter",

@@ -29,7 +29,7 @@ from corpora.code_licenses import (
     is_license_file,
 )
 from corpora.code_languages import language_from_shebang, may_have_shebang
-from corpora.schema import SkipCounter
+from corpora.schema import InputError, SkipCounter
 
 
 
@@ -118,7 +118,7 @@ def _admit(gate, skips: SkipCounter, path_in_repo: str, size: int, read: Callabl
 def iter_directory(path: str, gate, skips: SkipCounter) -> Iterator:
     fs, root = fsspec.core.url_to_fs(path)
     if not fs.isdir(root):
-        raise ValueError(
+        raise InputError(
             f"code input {path!r} is not a directory, a .tar/.tar.gz/.tgz/.tar.bz2/.tar.xz or "
             ".zip archive, nor a .jsonl(.gz) of files; check `paths` in recipe.yaml"
         )

@@ -42,7 +42,7 @@ import orjson
 import pydantic
 import zstandard
 
-from corpora.schema import SkipCounter, make_doc_id
+from corpora.schema import InputError, SkipCounter, make_doc_id
 
 CHUNK_BYTES = 1 << 20
 
@@ -54,7 +54,7 @@ KNOWN_TEXT_FIELDS = ("text", "raw_content", "content", "contents", "document", "
 MAX_RECORDS_WITHOUT_TEXT_FIELD = 100
 
 
-class TextFieldError(ValueError):
+class TextFieldError(InputError):
     """The configured text field is in no record of the file, or is not a text column."""
 
 
@@ -378,7 +378,7 @@ def plain_chunks(raw, path: str, skips: SkipCounter) -> Iterator[bytes | None]:
     if suffix is None and head and compression_suffix(path) == ".lzma":  # no magic bytes
         head, chunks = _peek(_decompress(chunks, ".lzma", skips), 6)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ValueError(f"{path} is UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
+        raise InputError(f"{path} is UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
     return chunks
 
 

@@ -66,6 +66,12 @@ def batched_tables(
         yield documents_to_table(batch, source)
 
 
+class InputError(ValueError):
+    """An input, or a reader's options, that needs the user: not a dump / archive at all, a text
+    field that no record has. The build stops and shows this message (it names the fix); it is not
+    counted as a skip, and retrying cannot help. Damage inside a real input is counted instead."""
+
+
 class SkipCounter(Counter):
     """Counts skipped records by a stable reason code (e.g. `warc_revisit`, `wiki_redirect`).
 

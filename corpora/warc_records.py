@@ -39,7 +39,7 @@ from corpora.archive_compression import (
     decompressed_head,
     sniff_compression,
 )
-from corpora.schema import SkipCounter
+from corpora.schema import InputError, SkipCounter
 
 ArchiveFormat = Literal["warc", "arc"]
 
@@ -105,7 +105,7 @@ def iter_archive_records(
             if plain_head is not None and not plain_head.strip():
                 skips.skip("error:empty_file")  # e.g. a gzip member of nothing
                 return
-            raise ValueError(
+            raise InputError(
                 f"{path}: no WARC or ARC record found (file starts with {head[:24]!r}); web "
                 f"sources read WARC/WET/WAT/ARC files, plain or compressed with gzip, zstd, lz4, "
                 f"bzip2 or xz; remove this file from the source's `paths` in recipe.yaml"

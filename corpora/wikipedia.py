@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from corpora import bz2_streams
 from corpora.wikipedia_dump import ZSTD_ERROR, DumpHandler, chunk_source
-from corpora.schema import SkipCounter, make_doc_id
+from corpora.schema import InputError, SkipCounter, make_doc_id
 from corpora.wikitext import (
     CANONICAL_CATEGORY_PREFIXES,
     CANONICAL_FILE_PREFIXES,
@@ -141,7 +141,7 @@ def iter_documents(
                 parser.Parse(chunk, not chunk)
             except expat.ExpatError as error:
                 if not handler.root and num_bytes:
-                    raise ValueError(f"{path}: not a MediaWiki XML dump ({error}); check `paths` in "
+                    raise InputError(f"{path}: not a MediaWiki XML dump ({error}); check `paths` in "
                                      "recipe.yaml: it should name pages-articles .xml[.bz2] dumps") from None
                 # At the final feed the document is incomplete (cut mid-page or mid-character);
                 # earlier, the XML itself is broken.
@@ -254,7 +254,7 @@ class _PageRules:
         """A stub dump (text left out of every page) would give zero documents: say so instead."""
         if self.num_with_text or self.num_without_text < (1 if final else _STUB_DUMP_PAGES):
             return
-        raise ValueError(
+        raise InputError(
             f"{path}: its pages carry no text (<text bytes=\"N\" id=.../> with no content): this is a "
             "stub dump (stub-articles / stub-meta-history); use the pages-articles or pages-meta-history "
             "dump of the same date instead"

@@ -13,6 +13,7 @@ from xml.parsers import expat
 import fsspec
 
 from corpora import bz2_streams
+from corpora.schema import InputError
 
 # Project suffixes of a dbname: "hywiki" -> "hy", "frwiktionary" -> "fr", "zh_min_nanwiki" -> "zh-min-nan".
 _DBNAME_SUFFIXES = ("wiktionary", "wikibooks", "wikinews", "wikiquote", "wikisource",
@@ -75,7 +76,7 @@ class DumpHandler:
         stack = self._stack
         if not stack:
             if name != "mediawiki":
-                raise ValueError(f"not a MediaWiki XML dump: the root element is <{name}>, not <mediawiki>; "
+                raise InputError(f"not a MediaWiki XML dump: the root element is <{name}>, not <mediawiki>; "
                                  "check `paths` in recipe.yaml: it should name pages-articles .xml[.bz2] dumps")
             self.root = name
             self.root_language = attrs.get("xml:lang", "")
@@ -178,7 +179,7 @@ def open_decompressed(path: str) -> Iterator[IO[bytes]]:
         raw.seek(0)
         archive = next((k for magic, k in _ARCHIVE_MAGIC if head.startswith(magic)), None)
         if archive is not None:
-            raise ValueError(
+            raise InputError(
                 f"{path}: a .{archive} archive, which is not read as a stream; recompress the dump "
                 f"inside it, e.g. `7z x -so {path} | bzip2 > dump.xml.bz2`, or use the .xml.bz2 dump"
             )

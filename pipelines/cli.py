@@ -24,8 +24,14 @@ def _build(args: argparse.Namespace) -> int:
     from pipelines.build import build
     from pipelines.recipe import load_recipe
 
+    from pipelines.runner import StageFailed
+
     resolved = load_recipe(args.recipe, run_dir=args.run)
-    result = build(resolved, address=args.address, node_ip=args.node_ip, show_progress=not args.no_progress)
+    try:
+        result = build(resolved, address=args.address, node_ip=args.node_ip, show_progress=not args.no_progress)
+    except StageFailed as failure:  # the message names each failed task and its cause
+        Console(stderr=True).print(f"[red]build stopped:[/red] {failure}", markup=True, highlight=False)
+        return 1
     Console(stderr=True).print(
         f"run directory: {result.run_dir} ({result.num_executed} tasks executed)"
     )

@@ -18,11 +18,14 @@ import ray
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from corpora.schema import InputError
 from pipelines.rundir import RunDir
 
 # Ray rewrites 127.0.0.1 to the machine's external interface; another loopback address keeps an
 # embedded instance's traffic on this machine (DESIGN.md, "Known facts").
 EMBEDDED_NODE_IP = "127.0.0.2"
+# The key a task returns, instead of its stats, when its input needs the user (corpora.InputError).
+INPUT_ERROR = "input_error"
 
 # One task per core: libraries that spawn their own thread pools (HF tokenizers' rayon, BLAS)
 # would otherwise oversubscribe the cores Ray already fills.
@@ -68,7 +71,10 @@ def _stats_path(stage: str, task_id: str) -> str:
 
 def _execute(run_url: str, stage: str, task: TaskSpec, fingerprint: str, fn: TaskFn) -> dict:
     started = time.perf_counter()
-    stats = fn(run_url, task.payload)
+    try:
+        stats = fn(run_url, task.payload)
+    except InputError as error:  # the input or the recipe is wrong: a retry would fail the same way
+        return {INPUT_ERROR: f"{type(error).__name__}: {error}"}
     stats = {"stage": stage, "task": task.task_id, **stats,
              "seconds": round(time.perf_counter() - started, 3),
              "node_ip": ray.util.get_node_ip_address()}
@@ -135,15 +141,19 @@ class Runner:
                 ready, waiting = ray.wait(waiting, num_returns=1)
                 for ref in ready:
                     try:
-                        done_stats.append(ray.get(ref))
+                        stats = ray.get(ref)
+                        if INPUT_ERROR in stats:
+                            failures.append(f"{futures[ref].task_id}: {stats[INPUT_ERROR]} (not retried)")
+                        else:
+                            done_stats.append(stats)
                     except Exception as error:  # after retries: keep going, report at the end
                         cause = getattr(error, "cause", None) or error
                         failures.append(f"{futures[ref].task_id}: {type(cause).__name__}: {cause}")
                     progress.advance(bar)
         if failures:
             raise StageFailed(
-                f"stage {stage}: {len(failures)} of {len(tasks)} tasks failed after "
-                f"{self.max_retries} retries (finished tasks are kept; rerun to resume):\n  "
+                f"stage {stage}: {len(failures)} of {len(tasks)} tasks failed (after {self.max_retries} "
+                f"retries, input errors at once; finished tasks are kept; fix and rerun to resume):\n  "
                 + "\n  ".join(failures)
             )
         order = {task_id: i for i, task_id in enumerate(ids)}

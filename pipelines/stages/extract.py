@@ -6,7 +6,7 @@ from typing import Iterator
 
 import pyarrow.compute as pc
 
-from corpora import DOCUMENT_SCHEMA, SkipCounter, batched_tables, reader_for
+from corpora import DOCUMENT_SCHEMA, InputError, SkipCounter, batched_tables, reader_for
 from pipelines.rundir import RunDir
 
 
@@ -15,9 +15,12 @@ def part_path(stage: str, source: str, task_id: str) -> str:
 
 
 def _guarded(documents: Iterator[dict], skips: SkipCounter) -> Iterator[dict]:
-    """Stop at a reader error, counted, keeping every document read before it."""
+    """Stop at a reader error, counted, keeping every document read before it. An InputError (not
+    this kind of input at all, options no record fits) is the user's to fix: it stops the build."""
     try:
         yield from documents
+    except InputError:
+        raise
     except Exception as error:
         skips.skip(f"error:{type(error).__name__}")
 

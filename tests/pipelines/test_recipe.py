@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,22 @@ def test_a_directory_contributes_every_form_its_reader_reads(tmp_path):
     files = expand_paths("commoncrawl", [str(web)], str(tmp_path), "web")
     assert [f.file_key for f in files] == ["crawl/00000.warc.gz", "crawl/00001.WARC.GZ",
                                            "crawl/00002.warc.zst", "crawl/00003.wet.gz"]
+
+
+def test_build_stops_on_an_input_error_with_the_readers_fix(tmp_path):
+    """CCNet-style records keep their text in `raw_content`: the default text_field fits none of
+    them, so the build stops naming the option (it does not finish with zero documents)."""
+    from pydoc_data.topics import topics
+
+    folder = tmp_path / "ccnet"
+    folder.mkdir()
+    (folder / "part.jsonl").write_text("".join(json.dumps({"raw_content": topics[name], "url": f"u{i}"}) + "\n"
+                                               for i, name in enumerate(sorted(topics)[:5])))
+    recipe = _write(tmp_path, {"run_dir": "runs/x", "sources": [{"name": "cc", "kind": "jsonl", "paths": [str(folder)]}]})
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "build", str(recipe), "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "build stopped: stage extract: 1 of 1 tasks failed" in done.stderr
+    assert "TextFieldError" in done.stderr and "raw_content" in done.stderr and "text_field" in done.stderr
+    assert not (tmp_path / "runs" / "x" / "_done" / "extract").exists() or \
+        os.listdir(tmp_path / "runs" / "x" / "_done" / "extract") == []

@@ -33,6 +33,14 @@ def flaky(run_url: str, payload: dict) -> dict:
     return {"source": "numbers", "num_docs_out": 1}
 
 
+def wrong_input(run_url: str, payload: dict) -> dict:
+    """Counts its attempts, then refuses its input as the readers do (corpora.InputError)."""
+    from corpora import InputError
+
+    open(os.path.join(payload["log_dir"], f"attempt-{os.urandom(4).hex()}"), "w").close()
+    raise InputError("x.jsonl: no record has the field 'text'; set text_field")
+
+
 def always_fails(run_url: str, payload: dict) -> dict:
     if payload["n"] == 2:
         raise ValueError(f"bad input {payload['n']}")
@@ -89,6 +97,17 @@ def test_a_task_failing_every_retry_names_itself_and_keeps_the_others(ray_cluste
     assert "t2: ValueError: bad input 2" in str(error.value)
     assert "1 of 4 tasks failed" in str(error.value)
     assert sorted(os.listdir(run / "_done" / "fails")) == ["t0", "t1", "t3"]
+
+
+def test_an_input_error_fails_at_once_with_its_message(ray_cluster, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with pytest.raises(StageFailed) as error:
+        ray_cluster.run_stage(str(tmp_path / "run"), "extract", [TaskSpec("only", {"log_dir": str(logs)})],
+                              wrong_input)
+    assert "only: InputError: x.jsonl: no record has the field 'text'; set text_field (not retried)" in str(error.value)
+    assert len(os.listdir(logs)) == 1  # one attempt: retrying cannot fix an input
+    assert not (tmp_path / "run" / "_done" / "extract" / "only").exists()
 
 
 def test_fingerprint_is_stable_and_sensitive():
