@@ -40,7 +40,7 @@ from corpora.code_languages import (
 )
 from corpora.code_licenses import normalize_license_name
 from corpora.code_sources import iter_directory, iter_tar, iter_zip
-from corpora.records import compression_suffix, iter_json_records
+from corpora.json_records import compression_suffix, iter_json_records
 from corpora.schema import SkipCounter, make_doc_id
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")

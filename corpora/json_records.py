@@ -1,0 +1,225 @@
+"""JSON records from a file, decompressed chunk by chunk (gzip / zstd / bz2 / xz told by magic
+bytes), so a cut stream yields every complete line first and then exactly one counted error, the
+same for every codec (see corpora/records.py for the formats and skip reasons)."""
+from __future__ import annotations
+
+import bz2
+import itertools
+import json
+import lzma
+import zlib
+from typing import Any, Callable, Iterator
+
+import fsspec
+import orjson
+import zstandard
+
+from corpora.record_values import clean_str
+from corpora.schema import InputError, SkipCounter
+
+
+CHUNK_BYTES = 1 << 20
+
+
+def _gzip_decompressor():
+    return zlib.decompressobj(wbits=47)  # 32 + 15: accept gzip or zlib headers
+
+
+def _zstd_decompressor():
+    # max_window_size: files written with `zstd --long=31` need up to a 2 GiB window
+    return zstandard.ZstdDecompressor(max_window_size=1 << 31).decompressobj()
+
+
+DECOMPRESSORS: dict[str, Callable[[], Any]] = {
+    ".gz": _gzip_decompressor,
+    ".gzip": _gzip_decompressor,
+    ".bz2": bz2.BZ2Decompressor,
+    ".xz": lzma.LZMADecompressor,
+    ".lzma": lzma.LZMADecompressor,
+    ".zst": _zstd_decompressor,
+    ".zstd": _zstd_decompressor,
+}
+MAGIC = ((b"\x1f\x8b", ".gz"), (b"\x28\xb5\x2f\xfd", ".zst"), (b"BZh", ".bz2"),
+         (b"\xfd7zXZ\x00", ".xz"))
+_CODEC_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
+
+
+def compression_suffix(path: str) -> str | None:
+    """The compression the file name says (case-insensitive), or None."""
+    lowered = path.lower()
+    for suffix in DECOMPRESSORS:
+        if lowered.endswith(suffix):
+            return suffix
+    return None
+
+
+def _peek(chunks: Iterator[bytes | None], size: int) -> tuple[bytes, Iterator[bytes | None]]:
+    """The first `size` bytes (fewer at the end or at a None) and the unchanged stream."""
+    head: list[bytes] = []
+    num_bytes = 0
+    for chunk in chunks:
+        head.append(chunk)
+        if chunk is None:
+            break
+        num_bytes += len(chunk)
+        if num_bytes >= size:
+            break
+    data = b"".join(c for c in head if c)
+    return data[:size], itertools.chain(head, chunks)
+
+
+def _decompress(chunks: Iterator[bytes | None], suffix: str, skips: SkipCounter):
+    factory = DECOMPRESSORS[suffix]
+    decompressor = factory()
+    for chunk in chunks:
+        if chunk is None:  # the layer below was cut: its loss is counted there
+            yield None
+            return
+        try:
+            while chunk:
+                if decompressor.eof:  # the previous member ended: the next one starts here
+                    if not chunk.strip(b"\x00"):  # zero padding after the last member
+                        break
+                    decompressor = factory()
+                yield decompressor.decompress(chunk)
+                chunk = decompressor.unused_data if decompressor.eof else b""
+        except _CODEC_ERRORS:
+            skips.skip("error:bad_compression")
+            yield None
+            return
+    if not decompressor.eof:
+        skips.skip("error:truncated")
+        yield None
+
+
+def plain_chunks(raw, path: str, skips: SkipCounter) -> Iterator[bytes | None]:
+    """Plain bytes of a possibly (multiply) compressed stream, codec by magic bytes; a None
+    marks a broken stream (already counted) after its last decodable byte."""
+    chunks: Iterator[bytes | None] = iter(lambda: raw.read(CHUNK_BYTES), b"")
+    head, chunks = _peek(chunks, 6)
+    if not head:
+        skips.skip("empty_file")
+        return iter(())
+    suffix = None
+    for _ in range(4):  # a doubly compressed `.gz.gz` is unwrapped layer by layer
+        suffix = next((s for magic, s in MAGIC if head.startswith(magic)), None)
+        if suffix is None:
+            break
+        head, chunks = _peek(_decompress(chunks, suffix, skips), 6)
+    if suffix is None and head and compression_suffix(path) == ".lzma":  # no magic bytes
+        head, chunks = _peek(_decompress(chunks, ".lzma", skips), 6)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{path} is UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
+    return chunks
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _loads(line: bytes) -> Any:
+    """orjson, else the lenient stdlib parser: NaN/Infinity, lone surrogate escapes, invalid
+    UTF-8 bytes (replaced by U+FFFD), integers beyond 64 bits. Raises ValueError if neither."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return _clean_strings(json.loads(line.decode("utf-8", "replace")))
+
+
+def _clean_strings(value: Any) -> Any:
+    if type(value) is str:
+        return clean_str(value)
+    if type(value) is dict:
+        return {key: _clean_strings(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_clean_strings(item) for item in value]
+    return value
+
+
+def _lines(chunks: Iterator[bytes | None]) -> Iterator[tuple[int, bytes, bool]]:
+    """(0-based line number, line without its newline, terminated?) for every line; the partial
+    last line of a broken stream is dropped (its loss is the counted error)."""
+    line_number = 0
+    pending: list[bytes] = []  # pieces of the line in progress (a line may span many chunks)
+    for data in chunks:
+        if data is None:
+            return
+        if b"\n" not in data:
+            pending.append(data)
+            continue
+        lines = data.split(b"\n")
+        pending.append(lines[0])
+        lines[0] = b"".join(pending)
+        pending = [lines.pop()]
+        for line in lines:
+            yield line_number, line, True
+            line_number += 1
+    tail = b"".join(pending)
+    if tail:
+        yield line_number, tail, False
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _strip_bom(chunks: Iterator[bytes | None]) -> Iterator[bytes | None]:
+    head, chunks = _peek(chunks, 3)
+    return _drop_bytes(chunks, 3) if head == _BOM else chunks
+
+
+def _drop_bytes(chunks: Iterator[bytes | None], count: int) -> Iterator[bytes | None]:
+    for chunk in chunks:
+        if count > 0 and chunk:
+            chunk, count = chunk[count:], count - len(chunk)
+        yield chunk
+
+
+def iter_json_records(path: str, skips: SkipCounter) -> Iterator[tuple[int, Any]]:
+    """(record number, decoded JSON value): line numbers for JSON Lines, indexes for a JSON
+    array file. Blank lines are not records; bad JSON is counted, the rest kept."""
+    with fsspec.open(path, "rb") as raw:
+        chunks = _strip_bom(plain_chunks(raw, path, skips))
+        head, chunks = _peek_non_space(chunks)
+        if head == b"[":
+            yield from _array_records(chunks, skips)
+        else:
+            yield from _line_records(chunks, skips)
+
+
+def _line_records(chunks: Iterator[bytes | None], skips: SkipCounter):
+    for line_number, line, terminated in _lines(chunks):
+        if not line.strip():
+            continue
+        try:
+            value = _loads(line)
+        except ValueError:  # orjson.JSONDecodeError and json's are ValueErrors
+            skips.skip("error:bad_json" if terminated else "error:truncated")
+            continue
+        yield line_number, value
+
+
+def _peek_non_space(chunks: Iterator[bytes | None]) -> tuple[bytes, Iterator[bytes | None]]:
+    """The first non-whitespace byte of the stream (b"" if none) and the unchanged stream."""
+    seen: list[bytes | None] = []
+    for chunk in chunks:
+        seen.append(chunk)
+        if chunk is None:
+            break
+        stripped = chunk.lstrip()
+        if stripped:
+            return stripped[:1], itertools.chain(seen, chunks)
+    return b"", itertools.chain(seen, chunks)
+
+
+def _array_records(chunks: Iterator[bytes | None], skips: SkipCounter):
+    """One JSON array of records, parsed whole. If it does not parse, it was JSON Lines whose
+    first line is a list (or a cut array): the same bytes are read line by line."""
+    pieces = list(chunks)
+    data = b"".join(p for p in pieces if p is not None)
+    try:
+        records = _loads(data) if pieces[-1:] != [None] else None
+    except ValueError:
+        records = None
+    if type(records) is list:
+        yield from enumerate(records)
+    else:
+        yield from _line_records(iter(pieces), skips)
