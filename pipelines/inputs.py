@@ -16,12 +16,12 @@ from fsspec.utils import infer_storage_options
 SUFFIXES_BY_KIND: dict[str, tuple[str, ...]] = {
     "commoncrawl": (".warc", ".warc.gz", ".warc.zst", ".warc.bz2", ".warc.xz", ".arc", ".arc.gz",
                     ".wet", ".wet.gz", ".wet.zst"),
-    "wikipedia": (".xml", ".xml.bz2", ".xml.xz", ".xml.gz", ".bz2", ".xz"),
+    "wikipedia": (".xml", ".xml.bz2", ".xml.xz", ".xml.gz", ".xml.zst", ".bz2", ".xz"),
     "books": (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst", ".txt.utf-8", ".txt.utf8", ".zip"),
     "code": (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".jsonl", ".jsonl.gz"),
     "jsonl": (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst", ".jsonl.bz2",
-              ".jsonl.xz"),
-    "parquet": (".parquet",),
+              ".json.bz2", ".jsonl.xz", ".json.xz", ".jsonl.lzma"),
+    "parquet": (".parquet", ".pq", ".arrow"),
 }
 
 
