@@ -47,6 +47,7 @@ def packed_documents(lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     return doc_ids, positions
 
 
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")  # eager on purpose
 @pytest.mark.parametrize("arch", ["gpt", "bert"])
 def test_flex_block_mask_matches_the_dense_document_mask(arch):
     # 200 tokens: not a multiple of FlexAttention's 128-token blocks, and documents that cross them
