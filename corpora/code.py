@@ -7,13 +7,32 @@ compressed) with one object per file: `content` (or `text`), `path`, and optiona
 
 Archives are read in memory, member by member, and never extracted: entries whose path is
 absolute or climbs out of the root (`..`), and links that point outside it, are refused and
-counted (`code_unsafe_path`). Every file that does not become a document is counted by one
-stable reason, the first that applies, in this order:
+counted (`code_unsafe_path`).
 
-    code_unsafe_path, code_link, code_not_regular_file, code_vcs, code_vendored,
-    code_generated (lock files, *_pb2.py...), code_unknown_language, code_language_excluded,
-    code_minified (*.min.js), code_too_large, code_empty, code_binary (NUL byte),
-    code_not_utf8, code_empty (whitespace only), code_generated (header), code_minified (content)
+A directory or archive is read as git would track it (`respect_gitignore`, default on, since a
+working checkout holds build outputs, virtual environments and caches that are nobody's code):
+its `.gitignore` files, each for its own subtree, and `.git/info/exclude` (corpora.code_sources
+tells how ignored folders are pruned and counted). JSONL inputs have no tree and no such rules.
+
+Jupyter notebooks (`.ipynb`) follow `notebooks`. The default, "script", turns each into its code
+cells in order with markdown as comments (corpora.code_notebooks), the form StarCoder trained on:
+the JSON form spends most of its tokens on outputs, base64 images, metadata and escaped quotes,
+and skipping notebooks loses much of the R, Julia and data-science Python in real repositories.
+"raw" keeps the JSON text (for training on structured notebooks), "skip" counts them. Either way
+the `languages` allow-list applies to the kernel's language, which is the document's language in
+"script" form ("raw" documents are "Jupyter Notebook").
+
+Every file that does not become a document is counted by one stable reason, the first that
+applies, in this order:
+
+    code_unsafe_path, code_gitignored_directory (once per pruned folder), code_gitignored,
+    code_link, code_not_regular_file, code_vcs, code_vendored,
+    code_generated (lock files, *_pb2.py...), code_unknown_language, code_notebook_skipped,
+    code_language_excluded, code_minified (*.min.js), code_too_large, code_empty, code_binary
+    (NUL byte), code_not_utf8, code_bad_notebook (not JSON, no cells), code_unknown_language
+    (a kernel outside corpora.code_notebooks.NOTEBOOK_LANGUAGES), code_language_excluded (the
+    kernel's), code_empty (whitespace only; a notebook without code), code_too_large (a
+    notebook's script), code_generated (header), code_minified (content)
 
 A truncated or corrupt archive is counted once as `error:bad_archive` after every member that
 could be read. meta: repo, path (within the repo), language, license (SPDX where recognised:
@@ -23,7 +42,7 @@ from __future__ import annotations
 
 import codecs
 import posixpath
-from typing import Iterator
+from typing import Iterator, Literal
 
 import pydantic
 
@@ -39,6 +58,13 @@ from corpora.code_languages import (
     path_skip_reason,
 )
 from corpora.code_licenses import normalize_license_name
+from corpora.code_notebooks import (
+    NOTEBOOK_LANGUAGE,
+    BadNotebook,
+    notebook_language,
+    notebook_to_script,
+    parse_notebook,
+)
 from corpora.code_sources import iter_directory, iter_tar, iter_zip
 from corpora.json_records import compression_suffix, iter_json_records
 from corpora.schema import SkipCounter, make_doc_id
@@ -65,10 +91,23 @@ class Options(pydantic.BaseModel):
     minified_max_whitespace_fraction: float = pydantic.Field(default=0.06, ge=0.0, le=1.0)
     minified_max_line_chars: int = pydantic.Field(default=20_000, gt=0)
     """A file with a longer line is counted `code_minified` (hand-written code stays far below)."""
+    respect_gitignore: bool = True
+    """Skip what the tree's .gitignore files and .git/info/exclude ignore (trees, archives)."""
+    notebooks: Literal["skip", "script", "raw"] = "script"
+    """Jupyter notebooks: code cells with markdown as comments, the JSON text, or counted only."""
+    max_notebook_bytes: int = pydantic.Field(default=20_000_000, gt=0)
+    """Largest .ipynb file read; outputs (plots as base64) make notebooks large. Its script must
+    still fit in max_file_bytes."""
 
     @pydantic.field_validator("languages")
     @classmethod
     def _known_languages(cls, languages: tuple[str, ...]) -> tuple[str, ...]:
+        if any(name.lower() == NOTEBOOK_LANGUAGE.lower() for name in languages):
+            raise ValueError(
+                f"{NOTEBOOK_LANGUAGE!r} is no longer a language to list: notebooks are read by "
+                "their kernel's language (e.g. Python); set `notebooks: raw` for the JSON text, "
+                "`notebooks: script` (the default) for code cells, `notebooks: skip` for none"
+            )
         by_lower = {name.lower(): name for name in KNOWN_LANGUAGES}
         unknown = [name for name in languages if name.lower() not in by_lower]
         if unknown:
@@ -94,7 +133,52 @@ class FileGate:
         language = detect_language(path_in_repo)
         if language is None:
             return "code_unknown_language", None
+        if language == NOTEBOOK_LANGUAGE:  # its kernel's language is known once it is read
+            return self.notebook_size(size), language
         return self.language_and_size(path_in_repo, language, size), language
+
+    def notebook_size(self, size: int) -> str | None:
+        if self.options.notebooks == "skip":
+            return "code_notebook_skipped"
+        if size > self.options.max_notebook_bytes:
+            return "code_too_large"
+        return "code_empty" if size == 0 else None
+
+    def max_bytes(self, language: str) -> int:
+        if language == NOTEBOOK_LANGUAGE:
+            return self.options.max_notebook_bytes
+        return self.options.max_file_bytes
+
+    def admit_bytes(self, language: str, data: bytes) -> tuple[str | None, str | None, str | None]:
+        """(reason, language, text) of a file's bytes; a notebook's language is its kernel's."""
+        if language == NOTEBOOK_LANGUAGE:
+            try:
+                text = data.decode("utf-8-sig")  # JSON files are UTF-8
+            except UnicodeDecodeError:
+                return "code_not_utf8", None, None
+            return self.notebook(text)
+        reason, text = self.decode(data)
+        return reason, language, text
+
+    def notebook(self, text: str) -> tuple[str | None, str | None, str | None]:
+        """(reason, language, text) of a notebook's JSON text, in the `notebooks` form."""
+        try:
+            notebook = parse_notebook(text)
+        except BadNotebook:
+            return "code_bad_notebook", None, None
+        kernel_language = notebook_language(notebook)
+        if kernel_language is None:
+            return "code_unknown_language", None, None
+        if kernel_language not in self.allowed:
+            return "code_language_excluded", None, None
+        if self.options.notebooks == "raw":
+            return None, NOTEBOOK_LANGUAGE, text
+        script = notebook_to_script(notebook, kernel_language)
+        if not script:
+            return "code_empty", None, None
+        if len(script.encode("utf-8", "surrogatepass")) > self.options.max_file_bytes:
+            return "code_too_large", None, None
+        return self.check_text(script), kernel_language, script
 
     def language_and_size(self, path_in_repo: str, language: str, size: int) -> str | None:
         if language not in self.allowed:
@@ -239,16 +323,22 @@ def _iter_jsonl_files(
         repo = options.repo or str(_first_field(record, REPO_FIELDS) or "")
         size = len(text.encode("utf-8", "surrogatepass"))
         reason = path_skip_reason(path_in_repo)
-        language = None
+        language, checked = None, False
         if reason is None:
             language = detect_language(path_in_repo) or record.get("language")
             if language is None and may_have_shebang(path_in_repo):
                 language = language_from_shebang(text[:256].encode("utf-8", "replace"))
             if language is None or language not in KNOWN_LANGUAGES:
                 reason = "code_unknown_language"
+            elif language == NOTEBOOK_LANGUAGE:
+                reason = gate.notebook_size(size)
+                if reason is None:  # checked as a whole here; its language is its kernel's
+                    reason, language, text = gate.notebook(text)
+                    size = len(text.encode("utf-8", "surrogatepass")) if text else 0
+                    checked = True
             else:
                 reason = gate.language_and_size(path_in_repo, language, size)
-        if reason is None:
+        if reason is None and not checked:
             reason = "code_binary" if "\x00" in text else gate.check_text(text)
         if reason:
             skips.skip(reason)

@@ -127,3 +127,25 @@ def normalize_license_name(raw: str) -> str:
             return raw.strip()
         normalized.append(_ALIASES[key])
     return " ".join(normalized)
+
+
+# ----------------------------------------------------------------------------- trees
+
+
+def root_prefix(paths: list[str]) -> str:
+    """'pkg-1.0/' when every path sits under one top directory (an sdist), else ''."""
+    tops = {path.split("/", 1)[0] for path in paths}
+    if len(tops) == 1 and all("/" in path for path in paths):
+        return tops.pop() + "/"
+    return ""
+
+
+def license_of(texts: dict[str, bytes], prefix: str) -> str | None:
+    """Licence from the licence files directly under the root."""
+    found = []
+    for path, data in sorted(texts.items()):
+        if path.startswith(prefix) and "/" not in path[len(prefix):]:
+            spdx_id = detect_license_text(data.decode("utf-8", "replace"))
+            if spdx_id:
+                found.append(spdx_id)
+    return combine_licenses(found)

@@ -5,6 +5,14 @@ files at its root, or None), then `(Candidate, language, text)` for every file t
 gate, counting every other file in `skips`. Archive members are read into memory one at a time
 and never written to disk, so a hostile member name cannot place a file anywhere; such names are
 still refused and counted (`code_unsafe_path`) so that nobody mistakes them for repository files.
+
+With `respect_gitignore`, the tree's `.gitignore` files and `.git/info/exclude` are read first
+(see corpora.code_languages.GitIgnoreRules) and what git would ignore is counted, not read: a file
+as `code_gitignored`, an ignored folder once as `code_gitignored_directory`, without descending
+into it or counting the files it holds (a checkout's `node_modules/`, `build/` or `.venv/` may
+hold 100,000 files, and walking them only to count them would cost more than reading the code).
+Archives have no folders to prune, so their members under an ignored folder count that folder
+once, the same figure as the directory.
 """
 from __future__ import annotations
 
@@ -22,16 +30,15 @@ from typing import Callable, Iterator
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from corpora.code_licenses import (
-    MAX_LICENSE_BYTES,
-    combine_licenses,
-    detect_license_text,
-    is_license_file,
+from corpora.code_licenses import MAX_LICENSE_BYTES, is_license_file, license_of, root_prefix
+from corpora.code_languages import (
+    MAX_IGNORE_FILE_BYTES,
+    GitIgnoreRules,
+    is_ignore_file,
+    language_from_shebang,
+    may_have_shebang,
 )
-from corpora.code_languages import language_from_shebang, may_have_shebang
 from corpora.schema import InputError, SkipCounter
-
-
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -70,42 +77,25 @@ def link_stays_inside(member_path: str, target: str, *, relative_to_member: bool
     return resolved != ".." and not resolved.startswith("../")
 
 
-def root_prefix(paths: list[str]) -> str:
-    """'pkg-1.0/' when every path sits under one top directory (an sdist), else ''."""
-    tops = {path.split("/", 1)[0] for path in paths}
-    if len(tops) == 1 and all("/" in path for path in paths):
-        return tops.pop() + "/"
-    return ""
-
-
-def license_of(texts: dict[str, bytes], prefix: str) -> str | None:
-    """Licence from the licence files directly under the root."""
-    found = []
-    for path, data in sorted(texts.items()):
-        if path.startswith(prefix) and "/" not in path[len(prefix):]:
-            spdx_id = detect_license_text(data.decode("utf-8", "replace"))
-            if spdx_id:
-                found.append(spdx_id)
-    return combine_licenses(found)
-
-
-def _admit(gate, skips: SkipCounter, path_in_repo: str, size: int, read: Callable[[], bytes]):
-    """(language, text) of a file the gate keeps, else None (counted)."""
+def _admit(gate, skips: SkipCounter, path_in_repo: str, size: int, read: Callable[[int], bytes]):
+    """(language, text) of a file the gate keeps, else None (counted). `read(limit)` gives the
+    file's bytes (an archive's reader may stop after limit + 1 of them)."""
     reason, language = gate.before_read(path_in_repo, size)
     if (reason == "code_unknown_language" and may_have_shebang(path_in_repo)
             and 0 < size <= gate.options.max_file_bytes):
-        data = read()  # a script without an extension: its `#!` line names the language
+        data = read(gate.options.max_file_bytes)  # no extension: the `#!` line names the language
         language = language_from_shebang(data)
         if language is not None:
             reason = gate.language_and_size(path_in_repo, language, len(data))
             if reason is None:
                 reason, text = gate.decode(data)
     elif reason is None:
-        data = read()
-        if len(data) > gate.options.max_file_bytes:  # a zip header may under-declare the size
+        limit = gate.max_bytes(language)
+        data = read(limit)
+        if len(data) > limit:  # a zip header may under-declare the size
             reason = "code_too_large"
         else:
-            reason, text = gate.decode(data)
+            reason, language, text = gate.admit_bytes(language, data)
     if reason:
         skips.skip(reason)
         return None
@@ -122,14 +112,20 @@ def iter_directory(path: str, gate, skips: SkipCounter) -> Iterator:
             f"code input {path!r} is not a directory, a .tar/.tar.gz/.tgz/.tar.bz2/.tar.xz or "
             ".zip archive, nor a .jsonl(.gz) of files; check `paths` in recipe.yaml"
         )
+    rules = GitIgnoreRules() if gate.options.respect_gitignore else None
     if isinstance(fs, LocalFileSystem):
-        entries = _walk_local(root, skips)
+        entries = sorted(_walk_local(root, skips, rules))
     else:
-        entries = (
+        entries = sorted(
             (posixpath.relpath(name, root.rstrip("/")), info["size"], fs.unstrip_protocol(name))
-            for name, info in sorted(fs.find(root, detail=True).items())
+            for name, info in fs.find(root, detail=True).items()
         )
-    entries = sorted(entries)  # paths and sizes only: the root's licence is needed first
+        if rules is not None:  # a flat listing: read the ignore files, then filter
+            for rel, size, location in entries:
+                if is_ignore_file(rel) and size <= MAX_IGNORE_FILE_BYTES:
+                    rules.add(rel, fs.cat_file(location))
+            entries = [entry for entry in entries if not rules.skip_listed(entry[0], skips)]
+    # paths and sizes only so far: the root's licence is needed first
     texts = {}
     for rel, size, location in entries:
         if "/" not in rel and is_license_file(rel) and size <= MAX_LICENSE_BYTES:
@@ -137,19 +133,21 @@ def iter_directory(path: str, gate, skips: SkipCounter) -> Iterator:
                 texts[rel] = handle.read()
     yield license_of(texts, "")
     for rel, size, location in entries:
-        def read(location=location) -> bytes:
+        def read(limit: int, location=location) -> bytes:
             with fs.open(location, "rb") as handle:
-                return handle.read(gate.options.max_file_bytes + 1)
+                return handle.read(limit + 1)
 
         admitted = _admit(gate, skips, rel, size, read)
         if admitted:
             yield Candidate(rel, size, location), *admitted
 
 
-def _walk_local(root: str, skips: SkipCounter) -> Iterator[tuple[str, int, str]]:
+def _walk_local(root: str, skips: SkipCounter, rules: GitIgnoreRules | None
+                ) -> Iterator[tuple[str, int, str]]:
     """(path relative to root, size, full path) of the regular files, in sorted order. Links
     are not followed: one escaping the root is refused, one inside it is a duplicate of its
-    target (counted `code_link`)."""
+    target (counted `code_link`). Ignored folders are pruned (see the module docstring); git
+    sees a link to a folder as a file, so it is matched as one."""
     real_root = os.path.realpath(root)
 
     def inside(full: str) -> bool:
@@ -157,11 +155,28 @@ def _walk_local(root: str, skips: SkipCounter) -> Iterator[tuple[str, int, str]]
         return target == real_root or target.startswith(real_root + os.sep)
 
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            skips.skip("code_link" if inside(os.path.join(dirpath, name)) else "code_unsafe_path")
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        if rules is not None:
+            _add_local_ignore_files(rules, dirpath, rel_dir, dirnames, filenames)
+        walked = []
+        for name in sorted(dirnames):
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                if rules is not None and rules.is_ignored(rel_dir + name, is_dir=False):
+                    skips.skip("code_gitignored")
+                else:
+                    skips.skip("code_link" if inside(full) else "code_unsafe_path")
+            elif rules is not None and rules.is_ignored(rel_dir + name, is_dir=True):
+                skips.skip("code_gitignored_directory")
+            else:
+                walked.append(name)
+        dirnames[:] = walked  # os.walk descends into these only
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
+            if rules is not None and rules.is_ignored(rel_dir + name, is_dir=False):
+                skips.skip("code_gitignored")
+                continue
             if os.path.islink(full):
                 skips.skip("code_link" if inside(full) else "code_unsafe_path")
                 continue
@@ -169,20 +184,40 @@ def _walk_local(root: str, skips: SkipCounter) -> Iterator[tuple[str, int, str]]
             if not stat.S_ISREG(info.st_mode):
                 skips.skip("code_not_regular_file")
                 continue
-            rel = os.path.relpath(full, root).replace(os.sep, "/")
-            yield rel, info.st_size, full
+            yield rel_dir + name, info.st_size, full
+
+
+def _add_local_ignore_files(rules: GitIgnoreRules, dirpath: str, rel_dir: str,
+                            dirnames: list[str], filenames: list[str]) -> None:
+    """This folder's `.gitignore` and, in a repository's root, `.git/info/exclude` (regular
+    files only: git does not follow a linked `.gitignore`)."""
+    found = [".gitignore"] if ".gitignore" in filenames else []
+    if ".git" in dirnames:
+        found.append(".git/info/exclude")
+    for rel in found:
+        full = os.path.join(dirpath, *rel.split("/"))
+        try:
+            info = os.lstat(full)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_IGNORE_FILE_BYTES:
+            with open(full, "rb") as handle:
+                rules.add(rel_dir + rel, handle.read())
 
 
 # ----------------------------------------------------------------------------- tar
 
 
-def _tar_member_path(member: tarfile.TarInfo, skips: SkipCounter) -> str | None:
+def _tar_member_path(member: tarfile.TarInfo, skips: SkipCounter,
+                     rules: GitIgnoreRules | None) -> str | None:
     """The safe path of a regular file member; anything else is counted and gives None."""
     if member.isdir():
         return None
     rel = safe_member_path(member.name)
     if rel is None:
         skips.skip("code_unsafe_path")
+        return None
+    if rules is not None and rules.skip_listed(rel, skips):
         return None
     if member.issym() or member.islnk():
         inside = link_stays_inside(rel, member.linkname, relative_to_member=member.issym())
@@ -211,6 +246,7 @@ def iter_tar(path: str, gate, skips: SkipCounter) -> Iterator:
             return
         with tar:
             members, texts, buffered, broken = [], {}, {}, False
+            rules = GitIgnoreRules() if gate.options.respect_gitignore else None
             budget = TAR_BUFFER_BYTES
             try:
                 for index, member in enumerate(tar):
@@ -221,6 +257,9 @@ def iter_tar(path: str, gate, skips: SkipCounter) -> Iterator:
                     if (name.count("/") <= 1 and is_license_file(name)
                             and member.size <= MAX_LICENSE_BYTES):
                         texts[name] = tar.extractfile(member).read()
+                    elif (rules is not None and is_ignore_file(name)
+                            and member.size <= MAX_IGNORE_FILE_BYTES):
+                        rules.add(name, tar.extractfile(member).read())
                     elif member.size <= budget and gate.before_read(name, member.size)[0] is None:
                         buffered[index] = tar.extractfile(member).read()
                         budget -= member.size
@@ -229,12 +268,12 @@ def iter_tar(path: str, gate, skips: SkipCounter) -> Iterator:
             regular = [m for m in members if m.isreg() and safe_member_path(m.name)]
             yield license_of(texts, root_prefix([safe_member_path(m.name) for m in regular]))
             for index, member in enumerate(members):
-                rel = _tar_member_path(member, skips)
+                rel = _tar_member_path(member, skips, rules)
                 if rel is None:
                     continue
 
-                def read(index=index, member=member) -> bytes:
-                    data = buffered.pop(index, None)
+                def read(limit: int, index=index, member=member) -> bytes:
+                    data = buffered.pop(index, None)  # whole: the header's size is exact
                     return data if data is not None else tar.extractfile(member).read()
 
                 try:
@@ -253,6 +292,18 @@ def iter_tar(path: str, gate, skips: SkipCounter) -> Iterator:
 
 def _zip_symlink(info: zipfile.ZipInfo) -> bool:
     return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _zip_ignore_rules(archive: zipfile.ZipFile, infos, safe) -> GitIgnoreRules:
+    rules = GitIgnoreRules()
+    for info, rel in zip(infos, safe):
+        if (rel and is_ignore_file(rel) and not _zip_symlink(info)
+                and info.file_size <= MAX_IGNORE_FILE_BYTES):
+            try:
+                rules.add(rel, archive.read(info))
+            except ARCHIVE_ERRORS:
+                pass  # counted when the member is read as a file below
+    return rules
 
 
 def iter_zip(path: str, gate, skips: SkipCounter) -> Iterator:
@@ -277,10 +328,14 @@ def iter_zip(path: str, gate, skips: SkipCounter) -> Iterator:
                     except ARCHIVE_ERRORS:
                         pass  # counted when the member is read as a file below
             yield license_of(texts, root_prefix([rel for rel in safe if rel]))
-            limit = gate.options.max_file_bytes + 1
+            rules = None
+            if gate.options.respect_gitignore:
+                rules = _zip_ignore_rules(archive, infos, safe)
             for info, rel in zip(infos, safe):
                 if rel is None:
                     skips.skip("code_unsafe_path")
+                    continue
+                if rules is not None and rules.skip_listed(rel, skips):
                     continue
                 if _zip_symlink(info):
                     target = archive.read(info).decode("utf-8", "replace")
@@ -288,9 +343,9 @@ def iter_zip(path: str, gate, skips: SkipCounter) -> Iterator:
                     skips.skip("code_link" if inside else "code_unsafe_path")
                     continue
 
-                def read(info=info) -> bytes:
+                def read(limit: int, info=info) -> bytes:
                     with archive.open(info) as member:
-                        return member.read(limit)
+                        return member.read(limit + 1)
 
                 try:
                     admitted = _admit(gate, skips, rel, info.file_size, read)

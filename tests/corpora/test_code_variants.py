@@ -1,12 +1,19 @@
 """Code reader on repository layouts it has not seen: built in tmp_path from real stdlib files.
 
 Every file is either a document or counted under one reason; the same tree read as a directory, a
-.tar.gz and a .zip with a top-level folder gives the same texts.
+.tar.gz and a .zip with a top-level folder gives the same texts. The .gitignore tests take their
+expected sets from the real `git` CLI on the same tree (and from a hand-derived list, so that
+they still check something where git is absent), including a real package's tree from the shared
+code corpus.
 """
 from __future__ import annotations
 
+import gzip
 import io
+import json
 import os
+import shutil
+import subprocess
 import sysconfig
 import tarfile
 import zipfile
@@ -59,16 +66,16 @@ def build_repo(root: Path) -> dict[str, tuple[str, str]]:
     (root / "src").mkdir()
     (root / "src/shlex.py").write_text(shlex_source)
     kept["src/shlex.py"] = ("Python", shlex_source)
-    # .gitignore is not applied (documented): an ignored file is read like any other.
+    # .gitignore is applied (respect_gitignore=True): the ignored file is counted, not read.
     (root / "src/.gitignore").write_text("generated_*.py\n")
     (root / "src/generated_table.py").write_text("TABLE = [1, 2, 3]\n")
-    kept["src/generated_table.py"] = ("Python", "TABLE = [1, 2, 3]\n")
     return kept
 
 
 EXPECTED_SKIPS = {"code_unknown_language": 2,  # AUTHORS and src/.gitignore
                   "code_not_utf8": 1, "code_binary": 1, "code_minified": 1, "code_vendored": 3,
-                  "code_language_excluded": 1}  # the notebook: not among the default languages
+                  "code_gitignored": 1,  # src/generated_table.py
+                  "code_empty": 1}  # the notebook: no code cell, so no script
 
 
 def test_directory_with_scripts_utf16_binary_minified_vendored_and_links(tmp_path):
@@ -85,13 +92,18 @@ def test_directory_with_scripts_utf16_binary_minified_vendored_and_links(tmp_pat
     assert docs["win/Setup.cs"]["meta"]["size"] == len(kept["win/Setup.cs"][1].encode("utf-8"))
 
 
-def test_notebooks_are_read_when_asked_for(tmp_path):
+def test_notebooks_as_raw_json_and_gitignore_off(tmp_path):
     root = tmp_path / "repo"
-    build_repo(root)
-    docs, skips = read(root, languages=("Jupyter Notebook",))
-    assert list(docs) == ["analysis.ipynb"]
-    assert docs["analysis.ipynb"]["text"].startswith('{"cells": []')
-    assert skips["code_language_excluded"] == 10  # the 10 files of other languages (read before decoding)
+    kept = build_repo(root)
+    docs, skips = read(root, notebooks="raw", respect_gitignore=False)
+    notebook = (root / "analysis.ipynb").read_text()
+    assert {path: (doc["meta"]["language"], doc["text"]) for path, doc in docs.items()} == {
+        **kept, "analysis.ipynb": ("Jupyter Notebook", notebook),
+        "src/generated_table.py": ("Python", "TABLE = [1, 2, 3]\n")}
+    assert skips == {reason: count for reason, count in EXPECTED_SKIPS.items()
+                     if reason not in ("code_gitignored", "code_empty")}
+    with pytest.raises(ValueError, match="set `notebooks: raw` for the JSON text"):
+        Options(languages=("Python", "Jupyter Notebook"))
 
 
 @pytest.mark.parametrize("kind", ["tar.gz", "zip"])
@@ -164,3 +176,158 @@ def test_has_line_longer_than(lines, longest_allowed, expected):
     from corpora.code import has_line_longer_than
 
     assert has_line_longer_than("\n".join(lines), longest_allowed) is expected
+
+
+# ----------------------------------------------------------------------------- .gitignore
+
+GIT = shutil.which("git")
+NO_GIT = "the git CLI is not installed here: the comparison with git's own answer is skipped"
+
+# One file per line; every one is valid Python unless its name says otherwise.
+IGNORE_TREE_FILES = """app.py build/out.py build/keep.py src/build/gen.py src/pkg/mod.py
+src/pkg/mod_test.py src/pkg/data/big.py src/pkg/deep/data/x.py logs/a.py src/logs/b.py docs/a.py
+docs/keep/b.py docs/keep/sub/c.py docs/other/d.py only/a.py only/b.txt.py only/sub/c.py
+only/sub/d.cfg tmp.py sub/tmp.py x/y/z/w.py x/q.py local_secret.py anchored.py sub/anchored.py
+venv/lib/site.py a/b/c.py a/other.py a/b/keepme.py #hash.py notes/readme.py notes/draft.py
+crlf/a.py crlf/b.py""".split()
+IGNORE_FILES = {
+    ".gitignore": "# comment\nbuild/\n!build/keep.py\n/anchored.py\n**/data/\nlogs\ndocs/*\n"
+                  "!docs/keep/\n*_test.py\n/tmp.py\nx/**/w.py\nvenv\na/b/*\n!a/b/keepme.py\n\\#hash.py\n",
+    "src/.gitignore": "!mod_test.py\n/build\n",  # re-includes a file, anchors to src/
+    "only/.gitignore": "*\n!*/\n!*.py\n!.gitignore\n",  # the whitelist idiom
+    "notes/.gitignore": "draft.py\n",
+    "crlf/.gitignore": "a.py\r\n",
+}
+EXCLUDE_LINES = "local_secret.py\nnotes/readme.py\n"
+# Derived by hand from gitignore(5), and checked against git below where git is installed.
+IGNORE_TREE_KEPT = {"a/b/keepme.py", "a/other.py", "app.py", "docs/keep/b.py", "docs/keep/sub/c.py",
+                    "only/a.py", "only/b.txt.py", "only/sub/c.py", "src/pkg/mod.py",
+                    "src/pkg/mod_test.py", "sub/anchored.py", "sub/tmp.py", "x/q.py", "crlf/b.py"}
+IGNORE_TREE_FOLDERS = {"build", "docs/other", "logs", "src/build", "src/logs", "src/pkg/data",
+                       "src/pkg/deep/data", "venv"}
+IGNORE_TREE_IGNORED_FILES = {"a/b/c.py", "anchored.py", "docs/a.py", "local_secret.py",
+                             "notes/draft.py", "notes/readme.py", "only/sub/d.cfg", "tmp.py",
+                             "x/y/z/w.py", "#hash.py", "crlf/a.py"}
+
+
+def build_ignore_tree(root: Path, *, exclude: bool = True) -> None:
+    for name in IGNORE_TREE_FILES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(f"x = {len(name)}\n")
+    for name, rules in IGNORE_FILES.items():
+        (root / name).write_bytes(rules.encode())
+    if exclude:
+        (root / ".git/info").mkdir(parents=True, exist_ok=True)
+        (root / ".git/info/exclude").write_text("# git ls-files --exclude-standard reads me\n" + EXCLUDE_LINES)
+
+
+def git_view(root: Path) -> tuple[set[str], set[str], set[str]]:
+    """(files git would add, topmost ignored folders, ignored files outside them), from git."""
+    def git(*args: str, stdin: str | None = None) -> list[str]:
+        done = subprocess.run([GIT, "-C", str(root), *args], input=stdin, capture_output=True,
+                              text=True, check=False)
+        assert done.returncode in (0, 1), done.stderr  # check-ignore: 1 = nothing ignored
+        return done.stdout.splitlines()
+
+    if not (root / ".git/HEAD").exists():
+        info_exclude = (root / ".git/info/exclude").read_bytes() if (root / ".git/info/exclude").exists() else None
+        git("init", "-q")
+        if info_exclude is not None:
+            (root / ".git/info/exclude").write_bytes(info_exclude)
+    tracked = set(git("ls-files", "--others", "--exclude-standard"))  # what `git add -A` adds
+    ignored = set(git("ls-files", "--others", "--ignored", "--exclude-standard"))
+    folders = sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                     if p.is_dir() and ".git" not in p.relative_to(root).parts)
+    ignored_folders = set(git("check-ignore", "--stdin", stdin="\n".join(folders) + "\n"))
+    topmost = {f for f in ignored_folders if not any(f.startswith(o + "/") for o in ignored_folders)}
+    loose = {f for f in ignored if not any(f.startswith(o + "/") for o in topmost)}
+    return tracked, topmost, loose
+
+
+def test_gitignore_rules_match_git_on_a_tricky_tree(tmp_path):
+    root = tmp_path / "repo"
+    build_ignore_tree(root)
+    docs, skips = read(root)
+    assert set(docs) == IGNORE_TREE_KEPT
+    assert skips["code_gitignored_directory"] == len(IGNORE_TREE_FOLDERS) == 8
+    assert skips["code_gitignored"] == len(IGNORE_TREE_IGNORED_FILES) == 11
+    assert skips["code_unknown_language"] == 5  # the five .gitignore files
+    if GIT is None:
+        pytest.skip(NO_GIT)
+    tracked, topmost, loose = git_view(root)
+    assert {p for p in tracked if p.endswith(".py")} == IGNORE_TREE_KEPT
+    assert topmost == IGNORE_TREE_FOLDERS and loose == IGNORE_TREE_IGNORED_FILES
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_gitignore_in_archives_with_a_top_level_folder(tmp_path, kind):
+    root = tmp_path / "repo"
+    build_ignore_tree(root)
+    archive = tmp_path / f"repo-1.0.{kind}"
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    names = [(path, f"repo-1.0/{path.relative_to(root).as_posix()}") for path in files]
+    if kind == "tar.gz":
+        with tarfile.open(archive, "w:gz") as tar:
+            for path, name in names:
+                tar.add(path, arcname=name)
+    else:
+        with zipfile.ZipFile(archive, "w") as handle:
+            for path, name in names:
+                handle.write(path, name)
+    docs, skips = read(archive)
+    assert set(docs) == {f"repo-1.0/{p}" for p in IGNORE_TREE_KEPT}
+    dir_docs, dir_skips = read(root)
+    assert skips == dir_skips  # folders counted once, as in the directory walk
+    assert [doc["text"] for doc in docs.values()] == [dir_docs[p[len("repo-1.0/"):]]["text"] for p in docs]
+    everything, _ = read(archive, respect_gitignore=False)
+    assert len(everything) == len([n for n in IGNORE_TREE_FILES if n.endswith(".py")]) == 33
+
+
+def test_gitignore_ignored_folders_are_not_walked(tmp_path):
+    root = tmp_path / "repo"
+    (root / "node_modules/pkg").mkdir(parents=True)
+    (root / "node_modules/pkg/index.js").write_text("module.exports = 1;\n")
+    (root / "out").mkdir()
+    os.symlink("..", root / "out/loop")  # would be counted as a link if the folder were walked
+    os.symlink("app.py", root / "alias.py")  # an ignored link: counted as ignored, not as a link
+    (root / "app.py").write_text("print('hi')\n")
+    (root / ".gitignore").write_text("node_modules/\nout/\nalias.py\n")
+    docs, skips = read(root)
+    assert list(docs) == ["app.py"]
+    assert skips == {"code_gitignored_directory": 2, "code_gitignored": 1, "code_unknown_language": 1}
+
+
+def test_gitignore_on_a_real_package_tree(tmp_path, shared_data):
+    """click 8.5.1 from the shared corpus (MANIFEST.md section 4: 74 Python files), written out
+    as a checkout with a .gitignore at its root and one in tests/."""
+    root = tmp_path / "click"
+    with gzip.open(shared_data / "code/code_corpus.jsonl.gz", "rt", encoding="utf-8") as handle:
+        rows = [row for row in map(json.loads, handle) if row["package"] == "click"]
+    assert len(rows) == 74
+    for row in rows:
+        path = root / row["path"].removeprefix("click-8.5.1/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(row["content"], encoding="utf-8")
+    (root / ".gitignore").write_text("/docs/\ntests/typing/\n_*.py\n!__init__.py\n!/src/click/_compat.py\n")
+    (root / "tests/.gitignore").write_text("test_utils/\n!test_basic.py\ntest_*.py\n!test_options.py\n")
+    docs, skips = read(root)
+    paths = {row["path"].removeprefix("click-8.5.1/") for row in rows}
+    # By hand: docs/, tests/typing/ and tests/test_utils/ are pruned; `_*.py` drops the private
+    # modules but _compat.py; in tests/ (and its subfolders), `test_*.py` comes after
+    # `!test_basic.py`, so only the later `!test_options.py` re-includes.
+    hand = {p for p in paths if not p.startswith(("docs/", "tests/typing/", "tests/test_utils/"))
+            and not (p.rsplit("/", 1)[-1].startswith("_") and p.rsplit("/", 1)[-1] != "__init__.py"
+                     and p != "src/click/_compat.py")
+            and not (p.startswith("tests/") and p.rsplit("/", 1)[-1].startswith("test_")
+                     and p != "tests/test_options.py")}
+    assert set(docs) == hand
+    # src/click: 17 - 4 private modules; tests/: conftest.py and test_options.py of its 22
+    assert len(hand) == 13 + 2 == 15 and skips["code_gitignored_directory"] == 3
+    # the files in pruned folders (docs: 1, tests/typing: 12, tests/test_utils: 13) are not counted
+    assert skips["code_gitignored"] == 74 - 15 - 1 - 12 - 13 == 33
+    if GIT is None:
+        pytest.skip(NO_GIT)
+    tracked, topmost, loose = git_view(root)
+    assert {p for p in tracked if p.endswith(".py")} == set(docs)
+    assert topmost == {"docs", "tests/typing", "tests/test_utils"}
+    assert len(loose) == skips["code_gitignored"]
