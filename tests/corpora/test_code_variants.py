@@ -331,3 +331,21 @@ def test_gitignore_on_a_real_package_tree(tmp_path, shared_data):
     assert {p for p in tracked if p.endswith(".py")} == set(docs)
     assert topmost == {"docs", "tests/typing", "tests/test_utils"}
     assert len(loose) == skips["code_gitignored"]
+
+
+def test_gitignore_on_a_remote_tree_listed_flat():
+    """A non-local fsspec tree is listed, not walked: same rules, same counts as a directory."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    files = {"/gi-remote/a.py": "x = 1\n", "/gi-remote/build/b.py": "y = 2\n",
+             "/gi-remote/build/c.py": "y = 3\n", "/gi-remote/s/t.py": "z = 1\n",
+             "/gi-remote/s/.gitignore": "t.py\n", "/gi-remote/.gitignore": "build/\n"}
+    for path, text in files.items():
+        fs.pipe(path, text.encode())
+    try:
+        docs, skips = read("memory://gi-remote")
+    finally:
+        fs.rm("/gi-remote", recursive=True)
+    assert list(docs) == ["a.py"]
+    assert skips == {"code_gitignored_directory": 1, "code_gitignored": 1, "code_unknown_language": 2}
