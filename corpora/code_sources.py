@@ -7,7 +7,7 @@ and never written to disk, so a hostile member name cannot place a file anywhere
 still refused and counted (`code_unsafe_path`) so that nobody mistakes them for repository files.
 
 With `respect_gitignore`, the tree's `.gitignore` files and `.git/info/exclude` are read first
-(see corpora.code_languages.GitIgnoreRules) and what git would ignore is counted, not read: a file
+(see corpora.code_gitignore.GitIgnoreRules) and what git would ignore is counted, not read: a file
 as `code_gitignored`, an ignored folder once as `code_gitignored_directory`, without descending
 into it or counting the files it holds (a checkout's `node_modules/`, `build/` or `.venv/` may
 hold 100,000 files, and walking them only to count them would cost more than reading the code).
@@ -31,13 +31,8 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from corpora.code_licenses import MAX_LICENSE_BYTES, is_license_file, license_of, root_prefix
-from corpora.code_languages import (
-    MAX_IGNORE_FILE_BYTES,
-    GitIgnoreRules,
-    is_ignore_file,
-    language_from_shebang,
-    may_have_shebang,
-)
+from corpora.code_gitignore import MAX_IGNORE_FILE_BYTES, GitIgnoreRules, is_ignore_file
+from corpora.code_languages import language_from_shebang, may_have_shebang
 from corpora.schema import InputError, SkipCounter
 
 @dataclass(frozen=True, slots=True)
