@@ -56,9 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile-mode", default=None, help="torch.compile mode (implies --compile)")
     p.add_argument("--doc-mask", action="store_true",
                    help="clm/mlm: attend within each document only; positions restart per document")
-    p.add_argument("--attention", choices=("auto", "sdpa", "flex"), default=d.attention,
-                   help="how --doc-mask is applied: flex = FlexAttention block mask (CUDA, compiled), "
-                        "sdpa = dense mask; auto = flex when compiling on CUDA")
+    p.add_argument("--attention", choices=("sdpa", "flex"), default=d.attention,
+                   help="how --doc-mask is applied: sdpa = a dense mask (default, any device); "
+                        "flex = FlexAttention block masks that skip cross-document blocks (CUDA, with --compile)")
     p.add_argument("--loss-chunk", type=int, default=d.loss_chunk, metavar="TOKENS",
                    help="compute the LM head and loss this many tokens at a time, so the full logits "
                         "never exist (large vocabularies); 0 = off")

@@ -48,9 +48,10 @@ class TrainConfig:
     compile: bool = False
     compile_mode: str | None = None  # torch.compile mode, e.g. "max-autotune-no-cudagraphs"
     doc_mask: bool = False  # clm/mlm: attend within documents only, positions restart per document
-    # how a document mask is applied: "sdpa" (dense mask, any device) | "flex" (FlexAttention,
-    # CUDA only: it has no CPU backward) | "auto" (flex for compiled CUDA runs, else sdpa)
-    attention: str = "auto"
+    # how a document mask is applied: "sdpa" (a dense mask, any device) | "flex" (FlexAttention
+    # block masks, CUDA only: no CPU backward; with --compile). sdpa stays the default until flex is
+    # measured faster on a GPU (benchmarks/bench_gpu_train.py runs both)
+    attention: str = "sdpa"
     # > 0: the LM head and loss run this many tokens at a time (train.chunked_loss): the full
     # (tokens, vocab) logits never exist, which is what large vocabularies need
     loss_chunk: int = 0
@@ -74,12 +75,6 @@ class TrainConfig:
     def resolved_warmup(self) -> int:
         return self.warmup_steps if self.warmup_steps is not None else max(1, round(0.05 * self.steps))
 
-    def resolved_attention(self, device_type: str) -> str:
-        if self.attention != "auto":
-            return self.attention
-        compiled = self.compile or self.compile_mode is not None
-        return "flex" if self.doc_mask and compiled and device_type == "cuda" else "sdpa"
-
     def out_dir(self, manifest_dir: Path) -> Path:
         if self.out is not None:
             return Path(self.out)
@@ -98,8 +93,8 @@ class TrainConfig:
             raise ValueError(f"unknown --schedule {self.schedule!r}; choose cosine or wsd")
         if self.dtype not in ("auto", "bf16", "fp32"):
             raise ValueError(f"unknown --dtype {self.dtype!r}; choose auto, bf16 or fp32")
-        if self.attention not in ("auto", "sdpa", "flex"):
-            raise ValueError(f"unknown --attention {self.attention!r}; choose auto, sdpa or flex")
+        if self.attention not in ("sdpa", "flex"):
+            raise ValueError(f"unknown --attention {self.attention!r}; choose sdpa or flex")
         if self.loss_chunk < 0:
             raise ValueError("--loss-chunk must be 0 (off) or a positive number of tokens")
         if self.steps < 1:

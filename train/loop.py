@@ -116,7 +116,7 @@ def _train(config: TrainConfig, env: DistEnv) -> TrainResult:
     objective = make_objective(config.objective, seq_len, layout, doc_mask=config.doc_mask)
     max_len = max(seq_len, PRESETS[config.model]["max_seq_len"])
     device = env.device
-    attention = config.resolved_attention(device.type)
+    attention = config.attention
     if attention == "flex" and device.type != "cuda":
         raise ValueError("--attention flex trains on CUDA only (FlexAttention has no backward on CPU); "
                          "use --attention sdpa")
