@@ -9,7 +9,6 @@ import datetime as dt
 import platform
 import subprocess
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -208,8 +207,7 @@ def run_tokenize(resolved, runner, run, results):
     for key in ("tokenizer", "tiktoken_ranks"):
         if getattr(tok, key) is not None:
             tok = tok.model_copy(update={key: str(resolved.resolve_path(getattr(tok, key)))})
-    parts = [part_path(previous.stage, t.payload["source"], t.task_id) for t in previous.tasks]
-    path = prepare_tokenizer(run, tok, parts, resolved.recipe.seed)
+    path = prepare_tokenizer(run, tok, previous, resolved.recipe.seed, runner)
     tokenizer = {"path": str(path), "sha256": file_sha256(path), "eos_token": tok.eos_token,
                  "tiktoken_ranks": tok.tiktoken_ranks}
     tasks = _downstream(previous, "tokenize", {"tokenizer": tokenizer})

@@ -12,7 +12,9 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from pipelines.rundir import RunDir
+from pipelines.runner import Runner
 from pipelines.stages.extract import part_path
+from pipelines.stages.tokenizer_sample import draw_sample
 from tokenization.encode import encode_table
 from tokenization.tokenizer import load_tokenizer, train_tokenizer
 
@@ -40,9 +42,11 @@ def tokenize_task(run_url: str, payload: dict) -> dict:
     }
 
 
-def prepare_tokenizer(run: RunDir, tokenize_config, sample_parts: list[str], seed: int) -> Path:
+def prepare_tokenizer(run: RunDir, tokenize_config, previous, seed: int, runner=None) -> Path:
     """Put the build's tokenizer at RUN/tokenizer/tokenizer.json: copy the given one, or train one
-    on a seeded sample of the kept documents (reused while its settings and inputs are unchanged)."""
+    on the kept documents of `previous` (a StageResult), all of them or, with `sample_docs`, a
+    seeded sample drawn in parallel on `runner` (pipelines.stages.tokenizer_sample). A trained
+    tokenizer is reused while its settings, seed and input parts (by fingerprint) are unchanged."""
     target = Path(run.local_path(TOKENIZER_REL))
     target.parent.mkdir(parents=True, exist_ok=True)
     if tokenize_config.tokenizer is not None:
@@ -54,18 +58,19 @@ def prepare_tokenizer(run: RunDir, tokenize_config, sample_parts: list[str], see
         return target
     settings = dict(tokenize_config.train)
     settings_file = target.with_name("train-settings.json")
-
-    wanted = json.dumps({"settings": settings, "parts": sample_parts, "seed": seed}, sort_keys=True)
+    parts = {t.task_id: t.fingerprint for t in previous.tasks}
+    wanted = json.dumps({"settings": settings, "parts": parts, "seed": seed}, sort_keys=True)
     if target.is_file() and settings_file.is_file() and settings_file.read_text() == wanted:
         return target
 
-    def texts():
-        for part in sample_parts:
-            yield from run.read_parquet(part, columns=["text"]).column("text").to_pylist()
-
-    train_tokenizer(texts(), vocab_size=int(settings.pop("vocab_size", 32_000)), out_path=target,
-                    kind=settings.pop("kind", "bpe"), sample_docs=settings.pop("sample_docs", None),
-                    seed=seed, **settings)
+    sample_docs = settings.pop("sample_docs", None)
+    if sample_docs is not None:
+        texts = draw_sample(runner, run, previous, int(sample_docs), seed)
+    else:  # every kept document, streamed part by part
+        paths = [part_path(previous.stage, t.payload["source"], t.task_id) for t in previous.tasks]
+        texts = (text for path in paths for text in run.read_parquet(path, columns=["text"]).column("text").to_pylist())
+    train_tokenizer(texts, vocab_size=int(settings.pop("vocab_size", 32_000)), out_path=target,
+                    kind=settings.pop("kind", "bpe"), seed=seed, **settings)
     settings_file.write_text(wanted)
     return target
 
@@ -84,10 +89,10 @@ def train_tokenizer_from_recipe(recipe_path: str, *, out: str | None = None, run
                          "`tokenize: {train: {vocab_size: 32000, kind: bpe, sample_docs: 100000}}`")
     last = "filter" if resolved.sections.get("filter") is not None else "extract"
     result = build(resolved, address=address, until=last)
-    stage = result.stages[-1]
     run = RunDir(resolved.run_dir)
-    parts = [part_path(stage.stage, t.payload["source"], t.task_id) for t in stage.tasks]
-    path = prepare_tokenizer(run, tok, parts, resolved.recipe.seed)
+    config = resolved.recipe.runner
+    with Runner(address=address, num_cpus=config.num_cpus, max_retries=config.max_retries) as runner:
+        path = prepare_tokenizer(run, tok, result.stages[-1], resolved.recipe.seed, runner)
     if out is not None:
         shutil.copyfile(path, out)
         return Path(out)
