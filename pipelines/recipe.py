@@ -211,6 +211,11 @@ def load_recipe(path: str | os.PathLike, *, run_dir: str | None = None) -> Resol
             problems += _format(error, (section,))
     names = [s.name for s in recipe.sources]
     problems += _unknown_source_names(sections, names)
+    if sections.get("filter") is not None and not problems:
+        from pipelines.filters.config import english_rule_problems
+
+        for source in recipe.sources:
+            problems += english_rule_problems(sections["filter"], source.name, source.kind)
     if recipe.mix is not None and recipe.tokenize is None:
         problems.append("mix: needs a `tokenize:` section (the mixture is computed in tokens)")
     if recipe.tokenize is not None:

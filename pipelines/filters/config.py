@@ -302,6 +302,33 @@ def _resolve_path(path: str, base_dir: str | Path | None) -> str:
     return str((Path(base_dir) / expanded).resolve())
 
 
+def english_rule_problems(config: FilterConfig | None, source_name: str, source_kind: str) -> list[str]:
+    """Recipe problems where an English-only rule would silently drop a source kept for another
+    language: Gopher's stop-word rule counts English words ("the", "and", ...), so with
+    `lid.languages: [de]` nearly every German page fails it. (FineWeb-2 uses per-language lists.)"""
+    config = config or FilterConfig()
+    if not config.enabled:
+        return []
+    merged = _merge({}, KIND_DEFAULTS[source_kind])
+    merged = _merge(merged, config.defaults.model_dump(exclude_unset=True))
+    if source_name in config.sources:
+        merged = _merge(merged, config.sources[source_name].model_dump(exclude_unset=True))
+    steps = FilterSteps.model_validate(merged)
+    gopher, lid = steps.gopher_quality, steps.lid
+    if not lid.enabled or lid.languages == "meta":
+        return []  # the language is not chosen here: nothing says the source is not English
+    languages = lid.languages
+    english_only = isinstance(languages, list) and {lang.lower() for lang in languages} == {"en"}
+    if (gopher.enabled and gopher.min_stop_words and sorted(gopher.stop_words) == sorted(GOPHER_STOP_WORDS)
+            and not english_only):
+        kept = "any language" if not isinstance(languages, list) else ", ".join(languages)
+        return [f"filter.sources.{source_name}.gopher_quality: the stop-word rule counts English words "
+                f"({', '.join(GOPHER_STOP_WORDS)}) but source {source_name!r} keeps {kept}: nearly every "
+                f"non-English document would be dropped; set `stop_words` to that language's commonest "
+                f"words, or `min_stop_words: null`"]
+    return []
+
+
 def settings_for(config: FilterConfig | None, source_name: str, source_kind: str,
                  base_dir: str | Path | None = None) -> ResolvedFilterSettings:
     """Resolve one source's steps and split them into annotate and threshold settings.

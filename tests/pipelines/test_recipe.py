@@ -148,3 +148,27 @@ def test_build_stops_on_an_input_error_with_the_readers_fix(tmp_path):
     assert "TextFieldError" in done.stderr and "raw_content" in done.stderr and "text_field" in done.stderr
     assert not (tmp_path / "runs" / "x" / "_done" / "extract").exists() or \
         os.listdir(tmp_path / "runs" / "x" / "_done" / "extract") == []
+
+
+@pytest.mark.parametrize("filter_section, problem", [
+    ({"defaults": {"lid": {"languages": ["de"]}}}, "keeps de: nearly every non-English document would be dropped"),
+    ({"sources": {"docs": {"lid": {"languages": ["en", "fr"]}}}}, "keeps en, fr"),
+    ({"defaults": {"lid": {"languages": None}}}, "keeps any language"),
+    ({"defaults": {"lid": {"languages": ["de"]}, "gopher_quality": {"stop_words": ["der", "die", "und"]}}}, None),
+    ({"defaults": {"lid": {"languages": ["de"]}, "gopher_quality": {"min_stop_words": None}}}, None),
+    ({"defaults": {"lid": {"languages": ["de"]}, "gopher_quality": {"enabled": False}}}, None),
+    ({"defaults": {"lid": {"languages": ["en"]}}}, None),
+    ({"defaults": {"lid": {"enabled": False}}}, None),  # no language chosen: nothing to contradict
+])
+def test_english_stop_words_on_a_non_english_source_are_refused(tmp_path, inputs, filter_section, problem):
+    path = _write(tmp_path, _recipe(inputs, filter=filter_section))
+    if problem is None:
+        assert load_recipe(path).sections["filter"] is not None
+        return
+    with pytest.raises(RecipeError) as error:
+        load_recipe(path)
+    assert error.value.problems == [
+        "filter.sources.docs.gopher_quality: the stop-word rule counts English words "
+        f"(the, be, to, of, and, that, have, with) but source 'docs' {problem.split(':')[0]}: nearly every "
+        "non-English document would be dropped; set `stop_words` to that language's commonest words, "
+        "or `min_stop_words: null`"]
