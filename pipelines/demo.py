@@ -61,6 +61,12 @@ def run_demo(run_dir: str | os.PathLike, address: str | None = None) -> str:
     from pipelines.build import build
     from pipelines.recipe import load_recipe
 
+    run_dir = str(run_dir)
+    if run_dir.startswith("file://"):
+        run_dir = run_dir[len("file://"):]
+    elif "://" in run_dir:  # the demo writes its inputs next to the run with plain file I/O
+        raise ValueError(f"--run {run_dir}: the demo builds in a local directory; give a path "
+                         "(a recipe's `run_dir` may be any fsspec URL)")
     run_path = Path(run_dir).resolve()
     recipe_path = write_demo_inputs(run_path)
     result = build(load_recipe(recipe_path), address=address)
