@@ -117,8 +117,15 @@ class Manifest:
 
 
 def load_manifest(path: str | os.PathLike) -> Manifest:
-    """Load manifest.json from a file path, a shards/ directory, or a run directory."""
-    path = Path(path)
+    """Load manifest.json from a file path, a shards/ directory, or a run directory (local: the
+    shards are memory-mapped; a `file://` URL is its path)."""
+    text = str(path)
+    if text.startswith("file://"):
+        text = text[len("file://"):]
+    elif "://" in text:
+        raise ValueError(f"{text}: shards are memory-mapped, so they must be local; copy the run's "
+                         "shards/ directory (manifest.json and the .arrow files) to a local disk first")
+    path = Path(text)
     for candidate in (path, path / MANIFEST_NAME, path / "shards" / MANIFEST_NAME):
         if candidate.is_file():
             break

@@ -77,6 +77,14 @@ def test_docs_and_windows_across_shards(small_corpus, tokenized_by_id):
         corpus.window(corpus.num_tokens - 10, 11)
 
 
+def test_manifest_from_a_file_url_and_remote_urls_refused(small_corpus):
+    shards = small_corpus["root"] / "shards"
+    by_url = load_manifest(f"file://{shards}")
+    assert by_url.directory == shards and by_url.splits == load_manifest(shards).splits
+    with pytest.raises(ValueError, match="shards are memory-mapped, so they must be local; copy the run's shards/"):
+        load_manifest("s3://bucket/run")
+
+
 def test_manifest_tokenizer_mismatch_refused(small_corpus, shared_data, tmp_path):
     shards = small_corpus["root"] / "shards"
     bert = shared_data / "tokenizers/all-MiniLM-L6-v2/tokenizer.json"
