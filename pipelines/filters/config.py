@@ -306,14 +306,7 @@ def english_rule_problems(config: FilterConfig | None, source_name: str, source_
     """Recipe problems where an English-only rule would silently drop a source kept for another
     language: Gopher's stop-word rule counts English words ("the", "and", ...), so with
     `lid.languages: [de]` nearly every German page fails it. (FineWeb-2 uses per-language lists.)"""
-    config = config or FilterConfig()
-    if not config.enabled:
-        return []
-    merged = _merge({}, KIND_DEFAULTS[source_kind])
-    merged = _merge(merged, config.defaults.model_dump(exclude_unset=True))
-    if source_name in config.sources:
-        merged = _merge(merged, config.sources[source_name].model_dump(exclude_unset=True))
-    steps = FilterSteps.model_validate(merged)
+    steps = source_steps(config, source_name, source_kind)
     gopher, lid = steps.gopher_quality, steps.lid
     if not lid.enabled or lid.languages == "meta":
         return []  # the language is not chosen here: nothing says the source is not English
@@ -329,9 +322,10 @@ def english_rule_problems(config: FilterConfig | None, source_name: str, source_
     return []
 
 
-def settings_for(config: FilterConfig | None, source_name: str, source_kind: str,
-                 base_dir: str | Path | None = None) -> ResolvedFilterSettings:
-    """Resolve one source's steps and split them into annotate and threshold settings.
+def source_steps(config: FilterConfig | None, source_name: str, source_kind: str,
+                 base_dir: str | Path | None = None) -> FilterSteps:
+    """One source's steps: its kind's defaults <- `filter.defaults` <- `filter.sources.<name>`
+    (every step off when the section is disabled).
 
     Relative `lid.model_path` and `url.blocklist_paths` are taken relative to `base_dir` (the
     recipe's directory) when given, else to the working directory of the process reading them.
@@ -339,6 +333,8 @@ def settings_for(config: FilterConfig | None, source_name: str, source_kind: str
     if source_kind not in KIND_DEFAULTS:
         raise ValueError(f"unknown source kind {source_kind!r}; choose one of {', '.join(KIND_DEFAULTS)}")
     config = config or FilterConfig()
+    if not config.enabled:
+        return FilterSteps.model_validate({name: {"enabled": False} for name in (*STEP_ORDER, "pii")})
     merged = _merge({}, KIND_DEFAULTS[source_kind])
     merged = _merge(merged, config.defaults.model_dump(exclude_unset=True))
     if source_name in config.sources:
@@ -349,10 +345,14 @@ def settings_for(config: FilterConfig | None, source_name: str, source_kind: str
     url = merged.get("url") or {}
     if url.get("blocklist_paths"):
         merged["url"] = {**url, "blocklist_paths": [_resolve_path(p, base_dir) for p in url["blocklist_paths"]]}
-    steps = FilterSteps.model_validate(merged)
-    if not config.enabled:
-        steps = FilterSteps.model_validate(
-            {name: {"enabled": False} for name in (*STEP_ORDER, "pii")})
+    return FilterSteps.model_validate(merged)
+
+
+def settings_for(config: FilterConfig | None, source_name: str, source_kind: str,
+                 base_dir: str | Path | None = None) -> ResolvedFilterSettings:
+    """Resolve one source's steps (`source_steps`) and split them into annotate and threshold
+    settings."""
+    steps = source_steps(config, source_name, source_kind, base_dir)
 
     score_steps: dict[str, dict[str, Any]] = {}
     threshold_steps: dict[str, dict[str, Any]] = {}
