@@ -14,6 +14,7 @@ import fsspec
 import orjson
 import zstandard
 
+from corpora.archive_compression import sniff_compression
 from corpora.record_values import clean_str
 from corpora.schema import InputError, SkipCounter
 
@@ -39,8 +40,8 @@ DECOMPRESSORS: dict[str, Callable[[], Any]] = {
     ".zst": _zstd_decompressor,
     ".zstd": _zstd_decompressor,
 }
-MAGIC = ((b"\x1f\x8b", ".gz"), (b"\x28\xb5\x2f\xfd", ".zst"), (b"BZh", ".bz2"),
-         (b"\xfd7zXZ\x00", ".xz"))
+# The decompressors below by the codec archive_compression.sniff_compression names (no lz4 here).
+SUFFIX_OF_CODEC = {"gzip": ".gz", "zstd": ".zst", "bzip2": ".bz2", "xz": ".xz"}
 _CODEC_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 
 
@@ -102,7 +103,7 @@ def plain_chunks(raw, path: str, skips: SkipCounter) -> Iterator[bytes | None]:
         return iter(())
     suffix = None
     for _ in range(4):  # a doubly compressed `.gz.gz` is unwrapped layer by layer
-        suffix = next((s for magic, s in MAGIC if head.startswith(magic)), None)
+        suffix = SUFFIX_OF_CODEC.get(sniff_compression(head))
         if suffix is None:
             break
         head, chunks = _peek(_decompress(chunks, suffix, skips), 6)

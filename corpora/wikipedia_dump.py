@@ -13,6 +13,7 @@ from xml.parsers import expat
 import fsspec
 
 from corpora import bz2_streams
+from corpora.archive_compression import sniff_compression
 from corpora.schema import InputError
 
 # Project suffixes of a dbname: "hywiki" -> "hy", "frwiktionary" -> "fr", "zh_min_nanwiki" -> "zh-min-nan".
@@ -168,9 +169,6 @@ def chunk_source(path: str, chunk_bytes: int, byte_range: tuple[int, int] | None
         yield lambda: read_piece(chunk_bytes)
 
 
-_MAGIC = ((b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"\x1f\x8b", "gz"), (b"\x28\xb5\x2f\xfd", "zst"))
-
-
 @contextmanager
 def open_decompressed(path: str) -> Iterator[IO[bytes]]:
     """The dump's decompressed bytes, whatever its compression (told by magic bytes, not name)."""
@@ -183,14 +181,14 @@ def open_decompressed(path: str) -> Iterator[IO[bytes]]:
                 f"{path}: a .{archive} archive, which is not read as a stream; recompress the dump "
                 f"inside it, e.g. `7z x -so {path} | bzip2 > dump.xml.bz2`, or use the .xml.bz2 dump"
             )
-        kind = next((k for magic, k in _MAGIC if head.startswith(magic)), None)
-        if kind == "bz2":
+        kind = sniff_compression(head)
+        if kind == "bzip2":
             stream: IO[bytes] = bz2.BZ2File(raw)  # reads every stream of a multistream dump
         elif kind == "xz":
             stream = lzma.LZMAFile(raw)
-        elif kind == "gz":
+        elif kind == "gzip":
             stream = gzip.GzipFile(fileobj=raw)
-        elif kind == "zst":
+        elif kind == "zstd":
             import zstandard
 
             stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
