@@ -13,6 +13,7 @@ import sysconfig
 from pathlib import Path
 
 import yaml
+from fsspec.utils import infer_storage_options
 
 STDLIB_PACKAGES = ("json", "email", "http", "logging", "unittest", "asyncio", "importlib", "xml")
 
@@ -61,13 +62,11 @@ def run_demo(run_dir: str | os.PathLike, address: str | None = None) -> str:
     from pipelines.build import build
     from pipelines.recipe import load_recipe
 
-    run_dir = str(run_dir)
-    if run_dir.startswith("file://"):
-        run_dir = run_dir[len("file://"):]
-    elif "://" in run_dir:  # the demo writes its inputs next to the run with plain file I/O
+    location = infer_storage_options(str(run_dir))  # as pipelines.inputs reads paths and URLs
+    if location["protocol"] not in ("file", "local"):  # the demo writes its inputs with plain file I/O
         raise ValueError(f"--run {run_dir}: the demo builds in a local directory; give a path "
                          "(a recipe's `run_dir` may be any fsspec URL)")
-    run_path = Path(run_dir).resolve()
+    run_path = Path(location["path"]).resolve()
     recipe_path = write_demo_inputs(run_path)
     result = build(load_recipe(recipe_path), address=address)
     return result.run_dir
