@@ -56,9 +56,13 @@ def test_doc_mask_run_with_wsd_schedule(book_shards, tmp_path):
 def test_loss_chunk_run_matches_the_plain_head(book_shards, tmp_path):
     """--loss-chunk changes how the head is computed, not what is trained: same losses, same eval."""
     common = ("--objective", "clm", "--steps", "6", "--batch-size", "2", "--eval-every", "6",
-              "--eval-samples", "4", "--no-checkpoint")
+              "--eval-samples", "4")
     plain = run_cli(book_shards, tmp_path / "plain", *common)
     chunked = run_cli(book_shards, tmp_path / "chunked", *common, "--loss-chunk", "48")
+    # the flag reached the model (equal losses alone would also hold if it were ignored)
+    saved = [load_checkpoint(tmp_path / run / "checkpoints" / "step-00000006.pt")["model_config"]["loss_chunk"]
+             for run in ("plain", "chunked")]
+    assert saved == [0, 48]
     assert [r["kind"] for r in chunked] == [r["kind"] for r in plain] == ["train"] * 6 + ["eval"]
     for one, other in zip(plain, chunked):
         key = "loss" if one["kind"] == "train" else "eval_loss"
