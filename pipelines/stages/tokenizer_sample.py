@@ -27,7 +27,7 @@ SAMPLE_SCHEMA = pa.schema([("key", pa.uint64()), ("id", pa.string()), ("text", p
 
 def sample_keys(doc_ids: list[str], seed: int) -> np.ndarray:
     """(n,) uint64: each document's sampling key."""
-    return np.fromiter((xxhash.xxh64_intdigest(doc_id, seed=seed) for doc_id in doc_ids),
+    return np.fromiter((xxhash.xxh64_intdigest(doc_id.encode(), seed=seed) for doc_id in doc_ids),
                        dtype=np.uint64, count=len(doc_ids))
 
 

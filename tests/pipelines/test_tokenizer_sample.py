@@ -34,7 +34,7 @@ def previous_stage(run: RunDir, docs: list[tuple[str, str]], num_parts: int) -> 
 
 def test_the_sample_is_the_bottom_k_of_the_seeded_hash_whatever_the_split(ray_cluster, tmp_path):
     docs = documents()
-    expected_ids = sorted((xxhash.xxh64_intdigest(doc_id, seed=7), doc_id) for doc_id, _ in docs)[:50]
+    expected_ids = sorted((xxhash.xxh64_intdigest(doc_id.encode(), seed=7), doc_id) for doc_id, _ in docs)[:50]
     text_of = dict(docs)
     expected = [text_of[doc_id] for _, doc_id in expected_ids]  # computed without corpusmill
     for num_parts in (1, 3, 7):
