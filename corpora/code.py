@@ -26,7 +26,8 @@ Every file that does not become a document is counted by one stable reason, the 
 applies, in this order:
 
     code_unsafe_path, code_gitignored_directory (once per pruned folder), code_gitignored,
-    code_link, code_not_regular_file, code_vcs, code_vendored,
+    code_link, code_not_regular_file, code_vcs, code_vendored, code_build_artifact (__pycache__/,
+    *.pyc, *.class, *.o, *.so...: never read),
     code_generated (lock files, *_pb2.py...), code_unknown_language, code_notebook_skipped,
     code_language_excluded, code_minified (*.min.js), code_too_large, code_empty, code_binary
     (NUL byte), code_not_utf8, code_bad_notebook (not JSON, no cells), code_unknown_language

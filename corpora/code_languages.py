@@ -196,6 +196,13 @@ VENDORED_DIRECTORIES = frozenset(
 )
 VCS_DIRECTORIES = frozenset({".git", ".hg", ".svn", ".bzr", "cvs"})
 
+# Build artifacts: what an interpreter or compiler wrote next to the sources. They are not code of
+# an unknown language (a stdlib tree holds more .pyc files than .py files), so they get their own
+# reason and are never read.
+BUILD_ARTIFACT_DIRECTORIES = frozenset({"__pycache__"})
+BUILD_ARTIFACT_SUFFIXES = (".pyc", ".pyo", ".class", ".o", ".obj", ".so", ".dylib", ".dll", ".a",
+                           ".lib", ".elc", ".beam", ".wasm")
+
 GENERATED_FILENAMES = frozenset(
     {
         "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml",
@@ -222,6 +229,8 @@ def path_skip_reason(path: str) -> str | None:
     if not parts:
         return "code_unknown_language"
     name = parts[-1]
+    if any(part in BUILD_ARTIFACT_DIRECTORIES for part in directories) or name.endswith(BUILD_ARTIFACT_SUFFIXES):
+        return "code_build_artifact"
     if name in GENERATED_FILENAMES or GENERATED_NAME_PATTERN.search(name):
         return "code_generated"
     return None

@@ -89,7 +89,8 @@ def expand_paths(kind: str, patterns: list[str], base_dir: str, source: str) -> 
         for path, key in matches:
             full = _full_path(fs, path, protocol)
             if full not in found:
-                size = 0 if fs.isdir(path) else int(fs.size(path) or 0)
+                # A directory input (a code tree) counts every byte under it, as a file counts its own.
+                size = int(fs.du(path, total=True) or 0) if fs.isdir(path) else int(fs.size(path) or 0)
                 found[full] = InputFile(path=full, file_key=key, size_bytes=size)
     return sorted(found.values(), key=lambda f: (f.file_key, f.path))
 

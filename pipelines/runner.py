@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -31,6 +32,11 @@ INPUT_ERROR = "input_error"
 # would otherwise oversubscribe the cores Ray already fills.
 WORKER_RUNTIME_ENV = {"env_vars": {"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
                                    "OMP_NUM_THREADS": "1"}}
+
+RAY_TOKEN_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+# Progress-bar labels share one width so the bars line up (`tokenizer-sample` and dedup's phases
+# are the longest names).
+STAGE_LABEL_WIDTH = 18
 
 TaskFn = Callable[[str, dict], dict]
 
@@ -104,8 +110,12 @@ class Runner:
                 extra = {"_node_ip_address": self.node_ip} if self.node_ip else {}
                 ray.init(address=self.address, log_to_driver=True, runtime_env=WORKER_RUNTIME_ENV, **extra)
             else:
+                # Ray turns token authentication on for a new local instance (good: other local
+                # users cannot submit code to it) and warns about that, with a link, on every run;
+                # the warning is for cluster operators, so an embedded instance starts quietly.
+                logging.getLogger(RAY_TOKEN_AUTH_LOGGER).setLevel(logging.ERROR)
                 ray.init(num_cpus=self.num_cpus, include_dashboard=False, runtime_env=WORKER_RUNTIME_ENV,
-                         _node_ip_address=EMBEDDED_NODE_IP, log_to_driver=True)
+                         _node_ip_address=EMBEDDED_NODE_IP, log_to_driver=True, logging_level=logging.WARNING)
             self._started_ray = True
         return self
 
@@ -131,7 +141,7 @@ class Runner:
         remote = ray.remote(max_retries=self.max_retries, retry_exceptions=True)(_execute)
         futures = {remote.remote(run_url, stage, t, t.fingerprint, fn): t for t in pending}
         failures: list[str] = []
-        with Progress(TextColumn(f"[bold]{stage:<9}"), BarColumn(), MofNCompleteColumn(),
+        with Progress(TextColumn(f"[bold]{stage:<{STAGE_LABEL_WIDTH}}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), TextColumn("{task.fields[note]}"),
                       console=self.console, disable=not self.show_progress) as progress:
             bar = progress.add_task(stage, total=len(tasks), completed=len(done_stats),

@@ -196,7 +196,11 @@ def test_detect_language(path, language):
      "code_vendored"), ("venv/lib/python3.11/site-packages/six.py", "code_vendored"),
      (".git/hooks/pre-commit.sh", "code_vcs"), ("package-lock.json", "code_generated"),
      ("api/user_pb2.py", "code_generated"), ("svc/user.pb.go", "code_generated"),
-     ("Cargo.lock", "code_generated"), ("src/vendoring.py", None), ("lib/vendor.js", None)],
+     ("Cargo.lock", "code_generated"), ("src/vendoring.py", None), ("lib/vendor.js", None),
+     ("json/__pycache__/decoder.cpython-311.pyc", "code_build_artifact"),
+     ("pkg/__pycache__/notes.txt", "code_build_artifact"), ("old/module.pyo", "code_build_artifact"),
+     ("build/Main.class", "code_build_artifact"), ("src/ext.cpython-311-x86_64-linux-gnu.so", "code_build_artifact"),
+     ("src/pycache_tools.py", None)],
 )
 def test_path_skip_reason(path, reason):
     assert path_skip_reason(path) == reason
