@@ -55,7 +55,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _tokenizer_train(args: argparse.Namespace) -> int:
-    from pipelines.stages.tokenize import train_tokenizer_from_recipe
+    from pipelines.build import train_tokenizer_from_recipe
 
     path = train_tokenizer_from_recipe(args.recipe, out=args.out, run_dir=args.run, address=args.address)
     Console(stderr=True).print(f"tokenizer written to {path}")

@@ -6,7 +6,6 @@ up front with the field path and a hint, e.g.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import re
 from pathlib import Path
@@ -112,13 +111,12 @@ def _format(error: ValidationError, prefix: tuple = ()) -> list[str]:
     return problems
 
 
-# Sections validated by the stage modules' own models, so each stage owns its options.
-SECTION_MODELS = {"filter": ("pipelines.filters", "FilterConfig"), "mix": ("pipelines.mixture", "MixConfig")}
+def section_models() -> dict[str, type[BaseModel]]:
+    """Recipe sections validated by their stage's own model (`config_model` in pipelines.stages),
+    so each stage owns its options."""
+    from pipelines.stages import STAGES
 
-
-def section_model(section: str) -> type[BaseModel]:
-    module, name = SECTION_MODELS[section]
-    return getattr(importlib.import_module(module), name)
+    return {stage.section: stage.config_model for stage in STAGES if stage.config_model is not None}
 
 
 class ResolvedRecipe:
@@ -202,11 +200,11 @@ def load_recipe(path: str | os.PathLike, *, run_dir: str | None = None) -> Resol
             inputs[source.name] = expand_paths(source.kind, source.paths, str(base_dir), source.name)
         except NoInputsError as error:
             problems.append(f"sources[{i}].paths: {error}")
-    sections: dict[str, BaseModel | None] = {}
-    for section in SECTION_MODELS:
+    sections: dict[str, BaseModel | None] = {"tokenize": recipe.tokenize}
+    for section, model in section_models().items():
         raw = getattr(recipe, section)
         try:
-            sections[section] = None if raw is None else section_model(section).model_validate(raw)
+            sections[section] = None if raw is None else model.model_validate(raw)
         except ValidationError as error:
             problems += _format(error, (section,))
     names = [s.name for s in recipe.sources]

@@ -8,12 +8,8 @@ progress bar per stage.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
 
 import ray
 from rich.console import Console
@@ -21,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from corpora.schema import InputError
 from pipelines.rundir import RunDir
+from pipelines.stage import StageResult, TaskFn, TaskSpec, fingerprint_of  # noqa: F401 (fingerprint_of: re-exported)
 
 # Ray rewrites 127.0.0.1 to the machine's external interface; another loopback address keeps an
 # embedded instance's traffic on this machine (DESIGN.md, "Known facts").
@@ -37,30 +34,6 @@ RAY_TOKEN_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 # Progress-bar labels share one width so the bars line up (`tokenizer-sample` and dedup's phases
 # are the longest names).
 STAGE_LABEL_WIDTH = 18
-
-TaskFn = Callable[[str, dict], dict]
-
-
-@dataclass(frozen=True, slots=True)
-class TaskSpec:
-    task_id: str  # stable, path-safe; unique within a stage
-    payload: dict  # a config, never a live object: it travels to a worker
-
-    @property
-    def fingerprint(self) -> str:
-        """Everything the task's output depends on. Downstream payloads carry their upstream
-        task's fingerprint, so a changed input reruns exactly the tasks it reaches."""
-        return fingerprint_of(self.payload)
-
-
-@dataclass
-class StageResult:
-    stage: str
-    num_executed: int
-    num_skipped: int
-    stats: list[dict] = field(default_factory=list)  # per task, executed and skipped alike
-    seconds: float = 0.0
-    tasks: list[TaskSpec] = field(default_factory=list)  # what the next stage maps over
 
 
 class StageFailed(RuntimeError):
@@ -171,8 +144,3 @@ class Runner:
         return StageResult(stage, len(pending), len(tasks) - len(pending), done_stats,
                            time.perf_counter() - started, list(tasks))
 
-
-def fingerprint_of(*parts: Any) -> str:
-    """A stable hash of JSON-able configuration."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]

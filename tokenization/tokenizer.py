@@ -127,6 +127,13 @@ def load_tokenizer(
     return spec
 
 
+def tokenizer_spec(settings: dict) -> TokenizerSpec:
+    """The spec a build's payload describes: {"path", "eos_token"?, "tiktoken_ranks"?} (the
+    tokenize and mix stages carry this dict; the tokenizer itself is cached per process)."""
+    return load_tokenizer(settings["path"], eos_token=settings.get("eos_token"),
+                          tiktoken_ranks=settings.get("tiktoken_ranks"))
+
+
 def _find_token(vocab, explicit, candidates, role, path, *, required) -> int | None:
     if explicit is not None:
         if explicit not in vocab:

@@ -1,4 +1,8 @@
-"""extract: one input file -> extract/<source>/part-<task>.parquet in DOCUMENT_SCHEMA."""
+"""extract: one input file (or byte range) -> extract/<source>/part-<task>.parquet in DOCUMENT_SCHEMA.
+
+Driver side: `ExtractStage.plan` lists the tasks from the recipe's inputs alone. Worker side:
+`extract_task` runs the source kind's reader.
+"""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,10 +12,7 @@ import pyarrow.compute as pc
 
 from corpora import DOCUMENT_SCHEMA, InputError, SkipCounter, batched_tables, reader_for
 from pipelines.rundir import RunDir
-
-
-def part_path(stage: str, source: str, task_id: str) -> str:
-    return f"{stage}/{source}/part-{task_id}.parquet"
+from pipelines.stage import BuildContext, Stage, TaskSpec, part_path
 
 
 def _guarded(documents: Iterator[dict], skips: SkipCounter) -> Iterator[dict]:
@@ -50,3 +51,34 @@ def extract_task(run_url: str, payload: dict) -> dict:
         "num_chars_out": num_chars,
         "reasons": dict(sorted(Counter(skips).items())),
     }
+
+
+def extract_tasks(resolved) -> list[TaskSpec]:
+    """One task per input file, or per byte range of a huge file whose reader can split it."""
+    runner = resolved.recipe.runner
+    tasks = []
+    for source in resolved.recipe.sources:
+        reader = reader_for(source.kind)
+        options = resolved.reader_options[source.name].model_dump(mode="json")
+        for index, input_file in enumerate(resolved.inputs[source.name]):
+            ranges = None
+            if hasattr(reader, "split_ranges") and input_file.size_bytes > runner.split_bytes:
+                ranges = reader.split_ranges(input_file.path, input_file.size_bytes, runner.split_bytes)
+            for part, byte_range in enumerate(ranges or [None]):
+                task_id = f"{source.name}.{index:05d}" + (f"-r{part:04d}" if ranges else "")
+                tasks.append(TaskSpec(task_id, {
+                    "task_id": task_id, "source": source.name, "kind": source.kind,
+                    "path": input_file.path, "file_key": input_file.file_key,
+                    "size_bytes": (byte_range[1] - byte_range[0]) if byte_range else input_file.size_bytes,
+                    "byte_range": list(byte_range) if byte_range else None,
+                    "options": options, "batch_size": runner.batch_size,
+                }))
+    return tasks
+
+
+class ExtractStage(Stage):
+    name = "extract"
+    worker = staticmethod(extract_task)
+
+    def plan(self, ctx: BuildContext) -> list[TaskSpec]:
+        return extract_tasks(ctx.resolved)

@@ -7,10 +7,11 @@ they are split into parts or tasks. Each task keeps the documents of its part wh
 threshold set for about k + 6 sqrt(k) + 10 documents in all (the expected count, from the previous
 stage's document counts, plus margin), and writes their keys and texts to
 `tokenizer-sample/<source>/part-<task>.parquet`; the driver then reads only those and takes the k
-smallest keys. Fewer than k selected (a six-sigma shortfall) keeps what there is, with a warning.
+smallest keys (`collect_sample`). Fewer than k selected (a six-sigma shortfall) keeps what there is, with a warning.
 """
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -18,7 +19,9 @@ import pyarrow as pa
 import xxhash
 
 from pipelines.rundir import RunDir
-from pipelines.stages.extract import part_path
+from pipelines.stage import StageResult, TaskSpec, part_path
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_STAGE = "tokenizer-sample"
 MAX_KEY = (1 << 64) - 1
@@ -53,24 +56,25 @@ def sample_task(run_url: str, payload: dict) -> dict:
     return {"source": payload["source"], "num_docs_in": len(ids), "num_docs_out": int(chosen.size)}
 
 
-def draw_sample(runner, run: RunDir, previous, sample_docs: int, seed: int) -> list[str]:
-    """The texts of the bottom-k sample of `previous`'s documents (a StageResult), in key order."""
-    from pipelines.runner import TaskSpec
-
+def sample_tasks(previous: StageResult, sample_docs: int, seed: int) -> list[TaskSpec]:
+    """One task per part of `previous`, each keeping its documents whose key is below the threshold."""
     num_docs = sum(int(s.get("num_docs_out", 0)) for s in previous.stats)
     threshold = key_threshold(sample_docs, num_docs)
-    tasks = [TaskSpec(spec.task_id, {
+    return [TaskSpec(spec.task_id, {
         "task_id": spec.task_id, "source": spec.payload["source"],
         "input": part_path(previous.stage, spec.payload["source"], spec.task_id),
         "upstream": spec.fingerprint, "seed": seed, "threshold": threshold,
     }) for spec in previous.tasks]
-    runner.run_stage(run.url, SAMPLE_STAGE, tasks, sample_task)
-    tables = [run.read_parquet(part_path(SAMPLE_STAGE, t.payload["source"], t.task_id)) for t in tasks]
+
+
+def collect_sample(run: RunDir, sampled: StageResult, sample_docs: int) -> list[str]:
+    """Driver side, after the sample phase: the texts of the `sample_docs` smallest keys, in key order."""
+    tables = [run.read_parquet(part_path(SAMPLE_STAGE, t.payload["source"], t.task_id)) for t in sampled.tasks]
     sample = pa.concat_tables(tables) if tables else SAMPLE_SCHEMA.empty_table()
     keys, ids = sample.column("key").to_pylist(), sample.column("id").to_pylist()
     order = sorted(range(sample.num_rows), key=lambda i: (keys[i], ids[i]))[:sample_docs]
+    num_docs = sum(int(s.get("num_docs_in", 0)) for s in sampled.stats)
     if len(order) < min(sample_docs, num_docs):
-        runner.console.print(f"[yellow]tokenizer sample: {len(order)} documents drawn of the "
-                             f"{sample_docs} asked for[/yellow]")
+        logger.warning("tokenizer sample: %d documents drawn of the %d asked for", len(order), sample_docs)
     texts = sample.column("text").to_pylist()
     return [texts[i] for i in order]

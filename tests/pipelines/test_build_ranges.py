@@ -9,7 +9,8 @@ import yaml
 
 from corpora import SkipCounter
 from corpora.wikipedia import Options, iter_documents
-from pipelines.build import build, extract_tasks
+from pipelines.build import build
+from pipelines.stages.extract import extract_tasks
 from pipelines.recipe import load_recipe
 
 

@@ -7,9 +7,9 @@ import pyarrow as pa
 import xxhash
 
 from pipelines.rundir import RunDir
-from pipelines.runner import StageResult, TaskSpec
-from pipelines.stages.extract import part_path
-from pipelines.stages.tokenizer_sample import MAX_KEY, draw_sample, key_threshold
+from pipelines.stage import StageResult, TaskSpec, part_path
+from pipelines.stages.tokenizer_sample import (MAX_KEY, SAMPLE_STAGE, collect_sample, key_threshold, sample_task,
+                                               sample_tasks)
 
 
 def documents() -> list[tuple[str, str]]:
@@ -30,6 +30,12 @@ def previous_stage(run: RunDir, docs: list[tuple[str, str]], num_parts: int) -> 
         tasks.append(TaskSpec(task_id, {"source": "docs", "split": num_parts, "part": index}))
         stats.append({"source": "docs", "num_docs_out": len(rows)})
     return StageResult("filter", len(tasks), 0, stats, 0.0, tasks)
+
+
+def draw_sample(runner, run: RunDir, previous: StageResult, sample_docs: int, seed: int) -> list[str]:
+    """The tokenizer stage's sample phase (tasks planned, run on Ray), then its driver-side collection."""
+    sampled = runner.run_stage(run.url, SAMPLE_STAGE, sample_tasks(previous, sample_docs, seed), sample_task)
+    return collect_sample(run, sampled, sample_docs)
 
 
 def test_the_sample_is_the_bottom_k_of_the_seeded_hash_whatever_the_split(ray_cluster, tmp_path):

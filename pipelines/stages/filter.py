@@ -1,30 +1,15 @@
-"""annotate + filter: scores computed once per document, thresholds applied cheaply after.
-
-annotate: extract/<source>/part-<task>.parquet -> annotate/<source>/part-<task>.parquet (all
-documents, score columns added, PII scrubbed). Its payload holds only the AnnotateSettings (what
-changes scores), so a threshold change leaves every annotate marker valid: nothing is rescored.
-filter: annotate part -> filter/<source>/part-<task>.parquet (kept) and
+"""filter: annotate part -> filter/<source>/part-<task>.parquet (kept) and
 filter/rejects/<reason>/part-<task>.parquet (removed, all or a seeded sample, with their scores).
+
+Cheap: it reads stored scores and applies the thresholds (`pipelines.filters.decide`); the filters
+themselves live in `pipelines/filters/`.
 """
 from __future__ import annotations
 
-from collections import Counter
-
-from pipelines.filters import AnnotateSettings, ThresholdSettings, annotate, decide, filter_stats, split_rejects
+from pipelines.filters import FilterConfig, ThresholdSettings, decide, filter_stats, split_rejects
 from pipelines.rundir import RunDir
-from pipelines.stages.extract import part_path
-
-
-def annotate_task(run_url: str, payload: dict) -> dict:
-    run = RunDir(run_url)
-    settings = AnnotateSettings.model_validate(payload["annotate"])
-    table = run.read_parquet(payload["input"])
-    annotated = annotate(table, settings)
-    run.write_parquet(part_path("annotate", payload["source"], payload["task_id"]), annotated)
-    errors = Counter(annotated.column("annotate_error").drop_null().to_pylist()
-                     if "annotate_error" in annotated.column_names else [])
-    return {"source": payload["source"], "num_docs_in": table.num_rows, "num_docs_out": annotated.num_rows,
-            "reasons": dict(sorted(errors.items()))}
+from pipelines.stage import BuildContext, Stage, TaskSpec, downstream_tasks, part_path
+from pipelines.stages.annotate import source_filter_settings
 
 
 def filter_task(run_url: str, payload: dict) -> dict:
@@ -52,3 +37,17 @@ def _task_stats(stats: dict, source: str) -> dict:
         "reasons": {reason: item["num_documents"] for reason, item in removed.items()},
         "reason_chars": {reason: item["num_chars"] for reason, item in removed.items()},
     }
+
+
+class FilterStage(Stage):
+    name = "filter"
+    reads = "annotate"
+    section = "filter"
+    config_model = FilterConfig
+    worker = staticmethod(filter_task)
+
+    def plan(self, ctx: BuildContext) -> list[TaskSpec]:
+        common = {"rejects_sample_rate": ctx.config(self).rejects_sample_rate, "seed": ctx.resolved.recipe.seed}
+        return [TaskSpec(t.task_id, {**t.payload, "thresholds": source_filter_settings(ctx, t.payload)
+                                     .thresholds.model_dump(mode="json")})
+                for t in downstream_tasks(ctx.input_of(self), common)]

@@ -1,0 +1,90 @@
+"""tokenizer: the build's tokenizer at RUN/tokenizer/tokenizer.json, chosen once on the driver.
+
+Given (`tokenize.tokenizer`): copied there. Trained (`tokenize.train`): on a seeded sample of the
+kept documents drawn in parallel by the `tokenizer-sample` phase (with `sample_docs`), or on every
+kept document streamed part by part. A trained tokenizer is reused while its settings, seed and
+input parts (by fingerprint) are unchanged; then the sample phase does not run at all.
+
+A two-phase stage: phase `tokenizer-sample` (workers), then the training in `finish` (driver). Its
+output travels to the `tokenize` and `mix` stages as `ctx.values["tokenizer"]` (a path, its sha256,
+the EOS token, the tiktoken ranks file).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from pipelines.stage import BuildContext, Phase, Stage, StageResult, part_path
+from pipelines.stages.tokenizer_sample import SAMPLE_STAGE, collect_sample, sample_task, sample_tasks
+from tokenization.shards import file_sha256
+from tokenization.tokenizer import train_tokenizer
+
+TOKENIZER_REL = "tokenizer/tokenizer.json"
+
+
+class TokenizerStage(Stage):
+    name = "tokenizer"
+    reads = "filter"
+    section = "tokenize"
+
+    def _config(self, ctx: BuildContext):
+        """The `tokenize:` section with its paths resolved against the recipe's folder."""
+        tok = ctx.config(self)
+        for key in ("tokenizer", "tiktoken_ranks"):
+            if getattr(tok, key) is not None:
+                tok = tok.model_copy(update={key: str(ctx.resolved.resolve_path(getattr(tok, key)))})
+        return tok
+
+    def _train_state(self, ctx: BuildContext) -> str:
+        """What a trained tokenizer depends on; stored beside it to know when it can be reused."""
+        parts = {t.task_id: t.fingerprint for t in ctx.input_of(self).tasks}
+        return json.dumps({"settings": dict(self._config(ctx).train), "parts": parts,
+                           "seed": ctx.resolved.recipe.seed}, sort_keys=True)
+
+    def _target(self, ctx: BuildContext) -> Path:
+        target = Path(ctx.run.local_path(TOKENIZER_REL))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def _up_to_date(self, ctx: BuildContext) -> bool:
+        target = self._target(ctx)
+        settings_file = target.with_name("train-settings.json")
+        return target.is_file() and settings_file.is_file() and settings_file.read_text() == self._train_state(ctx)
+
+    def phases(self, ctx: BuildContext) -> list[Phase]:
+        tok = self._config(ctx)
+        if tok.tokenizer is not None or tok.train.get("sample_docs") is None or self._up_to_date(ctx):
+            return []
+        sample_docs, seed = int(tok.train["sample_docs"]), ctx.resolved.recipe.seed
+        return [Phase(SAMPLE_STAGE, lambda c: sample_tasks(c.input_of(self), sample_docs, seed), sample_task)]
+
+    def finish(self, ctx: BuildContext) -> None:
+        tok = self._config(ctx)
+        path = self._prepare(ctx, tok)
+        ctx.values["tokenizer"] = {"path": str(path), "sha256": file_sha256(path), "eos_token": tok.eos_token,
+                                   "tiktoken_ranks": tok.tiktoken_ranks}
+
+    def _prepare(self, ctx: BuildContext, tok) -> Path:
+        target = self._target(ctx)
+        if tok.tokenizer is not None:
+            source = Path(tok.tokenizer)
+            if not target.is_file() or target.read_bytes() != source.read_bytes():
+                ctx.run.write_bytes(TOKENIZER_REL, source.read_bytes())
+            return target
+        if self._up_to_date(ctx):
+            return target
+        settings = dict(tok.train)
+        sample_docs = settings.pop("sample_docs", None)
+        previous: StageResult = ctx.input_of(self)
+        if sample_docs is not None:
+            texts = collect_sample(ctx.run, ctx.results[SAMPLE_STAGE], int(sample_docs))
+        else:  # every kept document, streamed part by part
+            paths = [part_path(previous.stage, t.payload["source"], t.task_id) for t in previous.tasks]
+            texts = (text for path in paths
+                     for text in ctx.run.read_parquet(path, columns=["text"]).column("text").to_pylist())
+        train_tokenizer(texts, vocab_size=int(settings.pop("vocab_size", 32_000)), out_path=target,
+                        kind=settings.pop("kind", "bpe"), seed=ctx.resolved.recipe.seed, **settings)
+        ctx.run.write_bytes(str(Path(TOKENIZER_REL).with_name("train-settings.json")),
+                            self._train_state(ctx).encode())
+        return target
