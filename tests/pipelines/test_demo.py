@@ -162,6 +162,16 @@ def test_demo_starts_ray_quietly(demo_run):
     assert len({line.index("━") for line in bars}) == 1, bars
 
 
+def test_demo_run_json_lists_the_tokenizer_sample_phase(demo_run):
+    run, _ = demo_run
+    stats = json.loads((run / "run.json").read_text())["stages"]
+    # the tokenizer stage's sample phase is a stage run like the others (the training has no tasks)
+    assert set(stats) == {"extract", "annotate", "filter", "tokenizer-sample", "tokenize", "mix"}
+    sampled = sorted(p.name for p in (run / "tokenizer-sample").rglob("part-*.parquet"))
+    assert len(sampled) == stats["filter"]["tasks_executed"]  # one sample part per kept part
+    assert stats["tokenizer-sample"]["tasks_executed"] == stats["filter"]["tasks_executed"]
+
+
 def test_demo_refuses_a_remote_run_directory(tmp_path):
     done = _demo("s3://bucket/demo")
     assert done.returncode == 2
