@@ -44,6 +44,7 @@ READER_MODULES = {
     "wikipedia": "corpora.wikipedia",
     "code": "corpora.code",
     "books": "corpora.books",
+    "papers": "corpora.papers",
     "jsonl": "corpora.records",
     "parquet": "corpora.records",
 }

@@ -22,6 +22,8 @@ SUFFIXES_BY_KIND: dict[str, tuple[str, ...]] = {
     "jsonl": (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst", ".jsonl.bz2",
               ".json.bz2", ".jsonl.xz", ".json.xz", ".jsonl.lzma"),
     "parquet": (".parquet", ".pq", ".arrow"),
+    # arXiv's bare `.gz` is a gzipped tar or a gzipped .tex (told apart by corpora.papers_bundle)
+    "papers": (".tar.gz", ".tgz", ".tar", ".gz", ".tex", ".tar.bz2", ".tar.xz"),
 }
 
 
@@ -99,8 +101,37 @@ def _walk(fs, directory: str, kind: str, suffixes: tuple[str, ...], key_base: st
     # A code directory is one repository tree: the code reader walks it itself.
     if kind == "code" and not any(fs.isfile(p) and p.lower().endswith(suffixes) for p in fs.ls(directory, detail=False)):
         return [(directory.rstrip("/"), os.path.relpath(directory.rstrip("/"), key_base) if key_base else directory)]
+    if kind == "papers":
+        return _paper_inputs(fs, directory, suffixes, key_base)
     out = []
     for path in sorted(fs.find(directory)):
         if path.lower().endswith(suffixes):  # names like PAGES.XML.BZ2 or 00001.WARC.GZ count too
             out.append((path, os.path.relpath(path, key_base) if key_base else path))
     return out
+
+
+def _paper_inputs(fs, directory: str, suffixes: tuple[str, ...], key_base: str) -> list[tuple[str, str]]:
+    """A folder holding a `.tex` file directly is one paper (an unpacked e-print); other folders
+    contribute their e-prints (archives, `.gz`, `.tex`) and their unpacked papers."""
+    directory = directory.rstrip("/")
+    files = sorted(fs.find(directory))
+    paper_dirs = {os.path.dirname(path) for path in files if path.lower().endswith(".tex")}
+
+    def outermost_paper_dir(path: str) -> str | None:
+        top, parent = None, os.path.dirname(path)
+        while len(parent) >= len(directory):
+            if parent in paper_dirs:
+                top = parent
+            if parent == directory:
+                break
+            parent = os.path.dirname(parent)
+        return top
+
+    found: dict[str, None] = {}
+    for path in files:
+        paper = outermost_paper_dir(path)
+        if paper is not None:
+            found[paper] = None
+        elif path.lower().endswith(suffixes):
+            found[path] = None
+    return [(path, os.path.relpath(path, key_base) if key_base else path) for path in found]

@@ -222,6 +222,7 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "parquet": _WEB,
     "wikipedia": _CURATED,
     "books": _CURATED,
+    "papers": _CURATED,
     "code": {**_PROSE_OFF, "lid": _OFF},
 }
 
