@@ -274,8 +274,8 @@ def _expand_pass(text: str, pattern: re.Pattern, table: MacroTable) -> tuple[str
             body = body[: -len("\\xspace")]
             if end < len(text) and text[end] not in ".,;:!?)'}]-/~\n":
                 body += " "
-        elif end < len(text) and re.search(r"\\[A-Za-z@]+$", body) and text[end].isalpha():
-            body += " "  # `\R x` -> `\mathbb{R} x`; `\alphax` would be another macro
+        elif end < len(text) and text[end].isalpha() and re.search(r"\\[A-Za-z@]+$", body):
+            body += " "  # `\R x` -> `\mathbb{R} x`: `\mathbb{R}x` is TeX's reading, `\alphax` is not
         out.append(text[position:match.start()])
         out.append(body)
         position = end

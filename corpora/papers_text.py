@@ -96,6 +96,10 @@ EXTRA_MACRO_SPECS = {
     "usetikzlibrary": "{", "IEEEauthorblockN": "{", "IEEEauthorblockA": "{", "mintinline": "[{{", "lstinline": "[{",
     "newacronym": "[{{{", "gls": "{", "Gls": "{", "glspl": "{", "acrshort": "{", "acrlong": "{",
     "acrfull": "{", "ac": "{", "acp": "{", "correspondingauthor": "{", "altaffiliation": "{",
+    "bibliographystyle": "{", "pagestyle": "{", "thispagestyle": "{", "numberwithin": "{{",
+    "acmYear": "{", "acmDOI": "{", "acmBooktitle": "{", "acmPrice": "{", "acmISBN": "{", "copyrightyear": "{",
+    "settopmatter": "{", "newenvironment": "{[[{{", "renewenvironment": "{[[{{", "newglossaryentry": "{{",
+    "setminted": "[{", "pgfplotsset": "{", "tikzset": "{", "shortauthors": "{", "AddToShipoutPictureBG": "*{",
     "received": "{", "accepted": "{", "journal": "{", "submitted": "{", "shortauthors": "{",
 }
 EXTRA_ENVIRONMENT_SPECS = {"minipage": "[[[{", "wrapfigure": "[{[{", "wraptable": "[{[{", "multicols": "{",
