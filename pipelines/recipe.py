@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from corpora import SOURCE_KINDS, reader_for
 from pipelines.inputs import InputFile, NoInputsError, expand_paths
 
-SourceKind = Literal["commoncrawl", "wikipedia", "code", "books", "jsonl", "parquet"]
+SourceKind = Literal["commoncrawl", "wikipedia", "code", "books", "papers", "jsonl", "parquet"]
 assert set(SourceKind.__args__) == set(SOURCE_KINDS)  # one list of kinds, checked at import
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")

@@ -18,7 +18,7 @@ def test_per_kind_defaults():
     assert settings_for(None, "wiki", "wikipedia").thresholds.steps["lid"]["languages"] == "meta"
     assert list(settings_for(None, "src", "code").annotate.steps) == ["code", "pii"]
     assert list(settings_for(None, "j", "jsonl").thresholds.steps) == list(web.thresholds.steps)
-    assert set(KIND_DEFAULTS) == {"commoncrawl", "wikipedia", "code", "books", "jsonl", "parquet"}
+    assert set(KIND_DEFAULTS) == {"commoncrawl", "wikipedia", "code", "books", "papers", "jsonl", "parquet"}
     # C4 constants: datatrove's, as FineWeb uses them (TFDS: 5 words per line, 3 sentences)
     c4 = web.thresholds.steps["c4"]
     assert (c4["min_num_sentences"], web.annotate.steps["c4"]["min_words_per_line"]) == (5, 3)
