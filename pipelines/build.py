@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.recipe import ResolvedRecipe, load_recipe
+from pipelines.run_lock import RunLock
 from pipelines.rundir import RunDir
 from pipelines.runner import Runner
 from pipelines.stage import BuildContext, Stage, StageResult
@@ -105,10 +106,16 @@ def stage_inputs(resolved: ResolvedRecipe, stages: tuple[Stage, ...] = STAGES) -
     return inputs
 
 
-def build(resolved: ResolvedRecipe, *, address: str | None = None, node_ip: str | None = None,
-          console: Console | None = None, show_progress: bool = True,
-          until: str | None = None) -> BuildResult:
-    """Run the recipe's enabled stages in order (through stage `until` only, when given)."""
+def build(resolved: ResolvedRecipe, **options) -> BuildResult:
+    """Run the recipe's enabled stages in order (through stage `until` only, when given), holding the
+    run directory (pipelines.run_lock): a second live build into it is refused, naming the holder."""
+    with RunLock(RunDir(resolved.run_dir)):
+        return _build_holding_lock(resolved, **options)
+
+
+def _build_holding_lock(resolved: ResolvedRecipe, *, address: str | None = None, node_ip: str | None = None,
+                        console: Console | None = None, show_progress: bool = True,
+                        until: str | None = None) -> BuildResult:
     console = console or Console(stderr=True)
     run = RunDir(resolved.run_dir)
     remove_stale_temporaries(run)
