@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -71,18 +73,26 @@ def test_wheel_installs_and_imports_all_four_packages_from_a_clean_venv(tmp_path
     wheels = sorted(dist.glob("corpusmill-*.whl"))
     assert len(wheels) == 1
     env_dir = tmp_path / "venv"
-    # system_site_packages: the dependencies are already installed here; the point is that the
-    # four packages come from the wheel, not from the source tree.
-    venv.EnvBuilder(with_pip=True, system_site_packages=True).create(env_dir)
+    # A venv of its own, seeing this test venv's installed dependencies through a .pth line (not the
+    # base interpreter's, which a new machine has empty): the four packages must come from the wheel.
+    # A directory added by a .pth is not a site dir, so the editable install's own .pth there is
+    # never processed: the source tree stays invisible.
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    site_packages = Path(subprocess.run(
+        [str(env_dir / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True).stdout.strip())
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (site_packages / "test-venv-dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
     python = env_dir / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheels[0])],
                    check=True, capture_output=True)
     probe = (
-        "import corpora, pipelines, tokenization, train, pipelines.cli, tokenization.shards, os; "
+        "import pyarrow, ray, torch, corpora, pipelines, tokenization, train, pipelines.cli, tokenization.shards, os; "
         "print(*[os.path.dirname(m.__file__) for m in (corpora, pipelines, tokenization, train)], sep='\\n')"
     )
+    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True,
-                         cwd=tmp_path)  # outside the repo, so the source tree is not on sys.path
+                         cwd=tmp_path, env=clean_env)  # outside the repo: the source tree is not on sys.path
     locations = out.stdout.split()
     assert len(locations) == 4
     for location, package in zip(locations, PACKAGES):
