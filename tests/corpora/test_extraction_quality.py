@@ -3,8 +3,10 @@
 
 Floors are the values measured on this data (benchmarks/extraction_quality.py) minus 0.01:
 resiliparse, all 990 pages: with 0.9532, without-absent 0.7431;
-trafilatura, every-5th-URL subset (198 pages; ~40 pages/s would make all pages take ~25 s):
-with 0.9324, without-absent 0.9240 (all pages: 0.9085 / 0.9218).
+trafilatura 2.3.1 (what `pip install -e .` resolves; the tests run the user's versions), every-5th-URL
+subset (198 pages; ~40 pages/s would make all pages take ~25 s): with 0.9375, without-absent 0.9324
+(all pages: 0.9207 / 0.9241). trafilatura 1.11.0, which datatrove's extra used to pin here, gave
+0.9324 / 0.9240 on the subset (all pages: 0.9085 / 0.9218).
 """
 from __future__ import annotations
 
@@ -74,5 +76,5 @@ def test_trafilatura_quality_on_a_fixed_subset(shared_data: Path):
         except SkipRecord:
             pass
     with_present, without_absent = _score(texts, truth)
-    assert with_present >= 0.9324 - MARGIN
-    assert without_absent >= 0.9240 - MARGIN
+    assert with_present >= 0.9375 - MARGIN
+    assert without_absent >= 0.9324 - MARGIN
