@@ -24,13 +24,14 @@ def _build(args: argparse.Namespace) -> int:
     from pipelines.build import build
     from pipelines.recipe import load_recipe
 
+    from pipelines.bad_inputs import TooManyBadInputs
     from pipelines.run_lock import RunDirLocked
     from pipelines.runner import StageFailed
 
     resolved = load_recipe(args.recipe, run_dir=args.run)
     try:
         result = build(resolved, address=args.address, node_ip=args.node_ip, show_progress=not args.no_progress)
-    except (StageFailed, RunDirLocked) as failure:  # the message names each failed task, or the holder
+    except (StageFailed, RunDirLocked, TooManyBadInputs) as failure:  # the message names each failed task, or the holder
         Console(stderr=True).print(f"[red]build stopped:[/red] {failure}", markup=True, highlight=False)
         return 1
     Console(stderr=True).print(

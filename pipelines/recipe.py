@@ -53,6 +53,24 @@ class RunnerConfig(Strict):
     split_bytes: int = Field(
         256 << 20, ge=1 << 16, description="inputs larger than this become several tasks (byte "
         "ranges) where the format allows it: multistream .bz2 Wikipedia dumps")
+    max_bad_inputs: int | float = Field(
+        0.01, ge=0, description="input files of the wrong kind (not what the source's kind reads) "
+        "skipped and counted per source before the build stops: a count (5), or a fraction of the "
+        "source's files (0.01, the default: 1 in 100); 0 stops at the first. See pipelines/bad_inputs.py")
+
+    @field_validator("max_bad_inputs", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("give a count of files (5) or a fraction of each source's files (0.01)")
+        return value
+
+    @field_validator("max_bad_inputs")
+    @classmethod
+    def _fraction_at_most_one(cls, value: int | float) -> int | float:
+        if isinstance(value, float) and value > 1:
+            raise ValueError("a fraction is at most 1.0; give a whole number for a count of files")
+        return value
 
 
 class TokenizeConfig(Strict):

@@ -11,13 +11,15 @@ from typing import Iterator
 import pyarrow.compute as pc
 
 from corpora import DOCUMENT_SCHEMA, InputError, SkipCounter, batched_tables, reader_for
+from pipelines.bad_inputs import bad_input_stats, check_bad_inputs
 from pipelines.rundir import RunDir
-from pipelines.stage import BuildContext, Stage, TaskSpec, part_path
+from pipelines.stage import BuildContext, Phase, Stage, TaskSpec, part_path
 
 
 def _guarded(documents: Iterator[dict], skips: SkipCounter) -> Iterator[dict]:
     """Stop at a reader error, counted, keeping every document read before it. An InputError (not
-    this kind of input at all, options no record fits) is the user's to fix: it stops the build."""
+    this kind of input at all, options no record fits) is the user's to fix: it empties the part
+    and is counted and judged against `runner.max_bad_inputs` (pipelines.bad_inputs)."""
     try:
         yield from documents
     except InputError:
@@ -27,6 +29,15 @@ def _guarded(documents: Iterator[dict], skips: SkipCounter) -> Iterator[dict]:
 
 
 def extract_task(run_url: str, payload: dict) -> dict:
+    try:
+        return _extract(run_url, payload)
+    except InputError as error:  # not this kind of input at all: an empty part, the file counted
+        RunDir(run_url).write_parquet(part_path("extract", payload["source"], payload["task_id"]),
+                                      DOCUMENT_SCHEMA.empty_table())
+        return bad_input_stats(payload, error)
+
+
+def _extract(run_url: str, payload: dict) -> dict:
     source, kind = payload["source"], payload["kind"]
     reader = reader_for(kind)
     options = reader.Options.model_validate(payload["options"])
@@ -82,3 +93,6 @@ class ExtractStage(Stage):
 
     def plan(self, ctx: BuildContext) -> list[TaskSpec]:
         return extract_tasks(ctx.resolved)
+
+    def phases(self, ctx: BuildContext) -> list[Phase]:
+        return [Phase(self.name, self.plan, extract_task, finish=check_bad_inputs)]

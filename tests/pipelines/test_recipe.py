@@ -144,7 +144,8 @@ def test_build_stops_on_an_input_error_with_the_readers_fix(tmp_path):
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "build", str(recipe), "--no-progress"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
-    assert "build stopped: stage extract: 1 of 1 tasks failed" in done.stderr
+    assert "build stopped: stage extract: too many inputs of the wrong kind" in done.stderr
+    assert "source 'cc': 1 of 1 input files are not what its kind reads" in " ".join(done.stderr.split())
     assert "TextFieldError" in done.stderr and "raw_content" in done.stderr and "text_field" in done.stderr
     assert not (tmp_path / "runs" / "x" / "_done" / "extract").exists() or \
         os.listdir(tmp_path / "runs" / "x" / "_done" / "extract") == []
