@@ -1,10 +1,13 @@
 """TrainConfig: everything one training run is told (the CLI builds it; checkpoints store it)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import typing
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Literal
 
-from train.model import DEFAULT_SEQ_LEN, PRESETS
+from train.model_config import DEFAULT_SEQ_LEN, PRESETS
+from train.objectives import OBJECTIVES
 
 # Peak learning rates by preset: tiny/mini are small enough for 3e-3/1e-3; the 100M+ presets use
 # GPT-2 small's 6e-4 (fine for BERT/T5 sizes with AdamW and warmup too).
@@ -19,7 +22,7 @@ RESUME_INVARIANTS = ("objective", "model", "seq_len", "batch_size", "seed", "doc
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TrainConfig:
     run: str  # run directory (with shards/manifest.json), shards directory or manifest path
-    objective: str  # "clm" | "mlm" | "span"
+    objective: str  # a registered objective (train.objectives.OBJECTIVES): "clm" | "mlm" | "span"
     model: str = "tiny"  # a train.model.PRESETS name
     steps: int = 50  # total optimizer steps the schedule is planned for
     stop_at_step: int | None = None  # stop (with a checkpoint) earlier; resume continues the schedule
@@ -29,7 +32,7 @@ class TrainConfig:
     lr: float | None = None  # peak; None: DEFAULT_LR by preset
     min_lr_ratio: float = 0.1
     warmup_steps: int | None = None  # None: 5% of steps (at least 1)
-    schedule: str = "cosine"  # "cosine" | "wsd" (warmup-stable-decay)
+    schedule: Literal["cosine", "wsd"] = "cosine"  # wsd: warmup-stable-decay
     decay_fraction: float = 0.2  # wsd: final fraction of steps that decays linearly to min lr
     weight_decay: float = 0.1
     beta1: float = 0.9
@@ -43,19 +46,27 @@ class TrainConfig:
     out: str | None = None  # None: <run>/train/<objective>-<model>
     resume: str = "auto"  # "auto" (latest in out, if any) | "never" | a checkpoint path
     seed: int = 1337
-    device: str = "auto"  # "auto" | "cpu" | "cuda"
-    dtype: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "bf16" | "fp32"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
+    # how more than one process shares the work: "ddp" (a whole model per process, gradients
+    # all-reduced) | "fsdp" (FSDP2 fully_shard per block: parameters, gradients and optimizer state
+    # sharded; bf16 parameters with fp32 gradient reduction when the dtype is bf16; checkpoints
+    # saved sharded with torch.distributed.checkpoint). One process trains the whole model either way.
+    parallel: Literal["ddp", "fsdp"] = "ddp"
+    activation_checkpointing: bool = False  # recompute each block's activations in the backward
     compile: bool = False
     compile_mode: str | None = None  # torch.compile mode, e.g. "max-autotune-no-cudagraphs"
     doc_mask: bool = False  # clm/mlm: attend within documents only, positions restart per document
     # how a document mask is applied: "sdpa" (a dense mask, any device) | "flex" (FlexAttention
     # block masks, CUDA only: no CPU backward; with --compile). sdpa stays the default until flex is
     # measured faster on a GPU (benchmarks/bench_gpu_train.py runs both)
-    attention: str = "sdpa"
+    attention: Literal["sdpa", "flex"] = "sdpa"
     # > 0: the LM head and loss run this many tokens at a time (train.chunked_loss): the full
     # (tokens, vocab) logits never exist, which is what large vocabularies need
     loss_chunk: int = 0
-    deterministic: bool = False  # torch.use_deterministic_algorithms (bitwise-reproducible CPU runs)
+    # torch.use_deterministic_algorithms (bitwise-reproducible CPU runs); on CUDA also cuBLAS's
+    # CUBLAS_WORKSPACE_CONFIG (set when absent, refused when set to a non-deterministic value)
+    deterministic: bool = False
     log_every: int = 1
     tensorboard: bool = False  # also write TensorBoard events, if the package is installed
     peak_tflops: float | None = None  # override the device's peak bf16 dense TFLOP/s for MFU
@@ -87,17 +98,29 @@ class TrainConfig:
         return data
 
     def validate(self) -> None:
+        for name, choices in literal_choices().items():
+            value = getattr(self, name)
+            if value not in choices:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"unknown {flag} {value!r}; choose {_either(choices)}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown --objective {self.objective!r}; choose {_either(OBJECTIVES)}")
         if self.model not in PRESETS:
             raise ValueError(f"unknown --model {self.model!r}; choose one of {', '.join(PRESETS)}")
-        if self.schedule not in ("cosine", "wsd"):
-            raise ValueError(f"unknown --schedule {self.schedule!r}; choose cosine or wsd")
-        if self.dtype not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"unknown --dtype {self.dtype!r}; choose auto, bf16 or fp32")
-        if self.attention not in ("sdpa", "flex"):
-            raise ValueError(f"unknown --attention {self.attention!r}; choose sdpa or flex")
         if self.loss_chunk < 0:
             raise ValueError("--loss-chunk must be 0 (off) or a positive number of tokens")
         if self.steps < 1:
             raise ValueError("--steps must be at least 1")
         if self.stop_at_step is not None and not 0 < self.stop_at_step <= self.steps:
             raise ValueError(f"--stop-at-step must be in 1..{self.steps}")
+
+
+def literal_choices() -> dict[str, tuple[str, ...]]:
+    """TrainConfig's Literal-typed fields and their allowed values (the CLI's choices too)."""
+    hints = typing.get_type_hints(TrainConfig)
+    return {f.name: typing.get_args(hints[f.name]) for f in fields(TrainConfig)
+            if typing.get_origin(hints[f.name]) is Literal}
+
+
+def _either(choices) -> str:
+    return ", ".join(choices[:-1]) + " or " + choices[-1]

@@ -5,75 +5,54 @@ token: the "6N" rule), plus attention's score and value matmuls counted over the
 (PaLM appendix B / nanoGPT's 12 * layers * d * T per token; causal kernels skip half of it, which the
 convention ignores). For gpt2-124m at T = 1024 this gives 854.6 MFLOPs per token, nanoGPT's
 6N + 12LHQT with N counted without the position table. The LM head is counted for the tokens that go
-through it: all for CLM and span, only the chosen positions for MLM.
+through it: all for CLM and span, only the chosen positions for MLM. The per-layer parts come from
+the model config (train.model_config: GQA and SwiGLU change them for llama); each objective adds
+them up for its samples (its `sample_flops`).
 """
 from __future__ import annotations
 
-from train.model import ModelConfig
+from train.model_config import ModelConfig
+from train.objectives import objective_class
 
-# Dense bf16 tensor-core peaks, per device, from the vendors' datasheets (no sparsity).
+# Dense bf16 tensor-core peaks per GPU (no 2:4 sparsity: the datasheets' "with sparsity" figures
+# halved). Sources: NVIDIA H100 Tensor Core GPU datasheet (SXM 1,979 / PCIe 1,513 / NVL 1,671
+# TFLOPS with sparsity), NVIDIA H200 Tensor Core GPU datasheet (SXM 1,979 / NVL 1,671), NVIDIA
+# A100 datasheet (312 dense), NVIDIA HGX B200 / GB200 NVL72 specifications (FP16/BF16 4.5 / 5
+# PFLOPS with sparsity per GPU). The NVL (PCIe card) parts run lower clocks than SXM: 835.5, not 989.5.
 PEAK_BF16_FLOPS = {
+    "H100 NVL": 835.5e12,
     "H100 PCIe": 756e12,
     "H100": 989.5e12,  # SXM
-    "H200": 989.5e12,
+    "H200 NVL": 835.5e12,
+    "H200": 989.5e12,  # SXM
     "GH200": 989.5e12,
+    "GB200": 2500e12,
+    "B200": 2250e12,  # HGX B200 (1,000 W)
     "A100": 312e12,
 }
+# Most specific names first: "GH200" before "H200", "H100 NVL" before "H100".
+_MATCH_ORDER = ("GB200", "GH200", "B200", "H200 NVL", "H200", "H100 NVL", "H100 PCIe", "H100", "A100")
 
 
 def peak_flops_for(device_name: str | None) -> float | None:
     """Peak dense bf16 FLOP/s for a CUDA device name; None for CPUs and unknown devices."""
     if not device_name:
         return None
-    if "H100" in device_name and "PCIe" in device_name:
-        return PEAK_BF16_FLOPS["H100 PCIe"]
-    for key in ("GH200", "H200", "H100", "A100"):
-        if key in device_name:
+    for key in _MATCH_ORDER:
+        if all(part in device_name for part in key.split()):
             return PEAK_BF16_FLOPS[key]
     return None
 
 
-def _layer_flops_per_token(c: ModelConfig) -> float:
-    """Training FLOPs of one layer's weight matmuls per token: qkv + out (4 d^2), MLP (2 d d_ff)."""
-    return 6.0 * (4 * c.d_model * c.d_model + 2 * c.d_model * c.d_ff)
-
-
-def _attention_flops_per_token(c: ModelConfig, num_layers: int, context_len: int) -> float:
-    """QK^T and AV: 2 matmuls x 2 FLOPs x context x d, forward; x 3 for training."""
-    return 12.0 * num_layers * context_len * c.d_model
-
-
 def train_flops_per_sample(config: ModelConfig, objective: str, seq_len: int, *,
                            targets_length: int = 0, num_predictions: int = 0) -> float:
-    """FLOPs of one training sample (forward + backward).
+    """FLOPs of one training sample (forward + backward) of a registered objective.
 
     clm: seq_len tokens; mlm: seq_len tokens, `num_predictions` through the head; span: seq_len
     encoder tokens, `targets_length` decoder tokens.
     """
-    c = config
-    head = 6.0 * c.vocab_size * c.d_model  # per token through the tied LM head
-    if objective == "clm":
-        per_token = c.n_layer * _layer_flops_per_token(c) + _attention_flops_per_token(c, c.n_layer, seq_len)
-        return seq_len * (per_token + head)
-    if objective == "mlm":
-        per_token = c.n_layer * _layer_flops_per_token(c) + _attention_flops_per_token(c, c.n_layer, seq_len)
-        head_transform = 6.0 * c.d_model * c.d_model
-        return seq_len * per_token + num_predictions * (head + head_transform)
-    if objective == "span":
-        enc = seq_len * (
-            c.n_layer * _layer_flops_per_token(c) + _attention_flops_per_token(c, c.n_layer, seq_len)
-        )
-        dec_layers = c.n_decoder_layer
-        cross_q_out = 6.0 * 2 * c.d_model * c.d_model  # per decoder token
-        cross_kv = 6.0 * 2 * c.d_model * c.d_model  # per encoder token, per decoder layer
-        dec = targets_length * (
-            dec_layers * (_layer_flops_per_token(c) + cross_q_out)
-            + _attention_flops_per_token(c, dec_layers, targets_length)
-            + _attention_flops_per_token(c, dec_layers, seq_len)
-            + head
-        )
-        return enc + dec + seq_len * dec_layers * cross_kv
-    raise ValueError(f"unknown objective {objective!r}")
+    return objective_class(objective).sample_flops(config, seq_len, targets_length=targets_length,
+                                                   num_predictions=num_predictions)
 
 
 def mfu(flops_per_second: float, peak_flops: float | None, num_devices: int = 1) -> float | None:

@@ -1,4 +1,5 @@
-"""Three transformer families on shared blocks (nanoGPT-sized and -styled).
+"""Three GPT-style transformer families on shared blocks (nanoGPT-sized and -styled); the
+Llama-style decoder (arch "llama") is in train.llama.
 
 - `DecoderOnlyLM`  (arch "gpt"):  causal self-attention; CLM.
 - `EncoderOnlyMLM` (arch "bert"): bidirectional self-attention, BERT's MLM head transform; MLM.
@@ -22,68 +23,16 @@ width, H heads, hd = d / H, V model vocabulary, P MLM predictions per row.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
+from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
-from train.chunked_loss import chunked_lm_loss_sum
-
-IGNORE_INDEX = -100
-ARCHS = ("gpt", "bert", "t5")
-ATTENTION_IMPLS = ("sdpa", "flex")  # how a document mask is applied (plain attention is always SDPA)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ModelConfig:
-    arch: str  # "gpt" | "bert" | "t5"
-    vocab_size: int  # the padded model vocabulary (train.vocab.VocabLayout.model_vocab_size)
-    n_layer: int  # encoder layers for t5
-    n_head: int
-    d_model: int
-    d_ff: int
-    max_seq_len: int
-    n_decoder_layer: int = 0  # t5 only
-    dropout: float = 0.0
-    attention: str = "sdpa"  # document masks: "sdpa" (dense bool mask) | "flex" (BlockMask)
-    loss_chunk: int = 0  # > 0: LM head + loss this many tokens at a time (train.chunked_loss)
-
-    def to_json(self) -> dict:
-        return {f: getattr(self, f) for f in self.__slots__}
-
-
-# Sizes only; the objective picks the architecture (clm -> gpt, mlm -> bert, span -> t5).
-PRESETS: dict[str, dict] = {
-    "tiny": dict(n_layer=2, n_head=2, d_model=64, d_ff=256, max_seq_len=256, n_decoder_layer=2),
-    "mini": dict(n_layer=4, n_head=4, d_model=256, d_ff=1024, max_seq_len=512, n_decoder_layer=4),
-    "gpt2-124m": dict(n_layer=12, n_head=12, d_model=768, d_ff=3072, max_seq_len=1024),
-    "gpt2-350m": dict(n_layer=24, n_head=16, d_model=1024, d_ff=4096, max_seq_len=1024),
-    "bert-base": dict(n_layer=12, n_head=12, d_model=768, d_ff=3072, max_seq_len=512),
-    "t5-small": dict(n_layer=6, n_head=8, d_model=512, d_ff=2048, max_seq_len=512, n_decoder_layer=6),
-}
-DEFAULT_SEQ_LEN = {"tiny": 64, "mini": 256}  # others: the preset's max_seq_len
-
-
-def model_config(preset: str, arch: str, vocab_size: int, **overrides) -> ModelConfig:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown model preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    if arch not in ARCHS:
-        raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
-    sizes = dict(PRESETS[preset])
-    if arch == "t5":
-        sizes["n_decoder_layer"] = sizes.get("n_decoder_layer") or sizes["n_layer"]
-    else:
-        sizes["n_decoder_layer"] = 0
-    config = ModelConfig(arch=arch, vocab_size=vocab_size, **sizes)
-    config = replace(config, **overrides) if overrides else config
-    if config.attention not in ATTENTION_IMPLS:
-        raise ValueError(f"unknown attention {config.attention!r}; choose one of {', '.join(ATTENTION_IMPLS)}")
-    if config.attention == "flex" and config.dropout > 0:
-        raise ValueError("FlexAttention has no attention dropout; use attention='sdpa' with dropout > 0")
-    return config
-
+from train.layers import IGNORE_INDEX, document_mask, lm_loss_sum, run_block
+from train.llama import LlamaLM
+from train.model_config import (ARCHS, ATTENTION_IMPLS, DEFAULT_SEQ_LEN, PRESETS, ModelConfig,  # noqa: F401
+                                arch_for, model_config)
 
 # ----------------------------------------------------------------------------------------------
 # shared blocks
@@ -94,8 +43,6 @@ class Attention(nn.Module):
 
     def __init__(self, config: ModelConfig, *, cross: bool):
         super().__init__()
-        if config.d_model % config.n_head:
-            raise ValueError(f"d_model {config.d_model} is not divisible by n_head {config.n_head}")
         d = config.d_model
         self.n_head = config.n_head
         self.dropout = config.dropout
@@ -165,32 +112,6 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_mlp(x))
 
 
-def document_attention_mask(doc_ids, causal: bool):
-    """doc_ids: (B, T) -> (B, 1, T, T) bool, True where query and key are in the same document
-    (and key <= query when causal)."""
-    same = doc_ids[:, :, None] == doc_ids[:, None, :]  # (B, T, T)
-    if causal:
-        T = doc_ids.shape[1]
-        same = same & torch.ones(T, T, dtype=torch.bool, device=doc_ids.device).tril()
-    return same.unsqueeze(1)
-
-
-def document_block_mask(doc_ids, causal: bool) -> BlockMask:
-    """doc_ids: (B, T) -> a FlexAttention BlockMask with the same pattern as document_attention_mask;
-    blocks whose query and key documents never meet are skipped by the kernel, not computed and
-    masked."""
-    B, T = doc_ids.shape
-
-    def same_document(b, h, q_idx, kv_idx):
-        return doc_ids[b, q_idx] == doc_ids[b, kv_idx]
-
-    def same_document_causal(b, h, q_idx, kv_idx):
-        return (doc_ids[b, q_idx] == doc_ids[b, kv_idx]) & (kv_idx <= q_idx)
-
-    mask_mod = same_document_causal if causal else same_document
-    return create_block_mask(mask_mod, B, None, T, T, device=doc_ids.device)
-
-
 class _TransformerBase(nn.Module):
     """Token + position embeddings, weight init and the tied LM head shared by all three."""
 
@@ -221,22 +142,15 @@ class _TransformerBase(nn.Module):
 
     def document_mask(self, doc_ids, causal: bool):
         """The attention mask for packed documents (None: no document masking)."""
-        if doc_ids is None:
-            return None
-        if self.config.attention == "flex":
-            return document_block_mask(doc_ids, causal)
-        return document_attention_mask(doc_ids, causal)
+        return document_mask(self.config, doc_ids, causal)
 
     def lm_loss_sum(self, hidden, labels):
         # hidden: (B, N, d), labels: (B, N) -> summed cross-entropy over labels != IGNORE_INDEX
-        if self.config.loss_chunk > 0:  # never the whole (B*N, V) logits at once
-            return chunked_lm_loss_sum(hidden, self.tok_emb.weight, labels,
-                                       chunk_tokens=self.config.loss_chunk, ignore_index=IGNORE_INDEX)
-        logits = F.linear(hidden, self.tok_emb.weight)  # (B, N, V)
-        return F.cross_entropy(
-            logits.float().view(-1, logits.size(-1)), labels.reshape(-1),
-            ignore_index=IGNORE_INDEX, reduction="sum",
-        )
+        return lm_loss_sum(self.config, hidden, self.tok_emb.weight, labels)
+
+    def transformer_blocks(self) -> list[nn.Module]:
+        """The repeated blocks: FSDP shards each one as a unit."""
+        return list(self.blocks)
 
     def num_params(self, non_embedding: bool = True) -> int:
         """Parameter count; nanoGPT's convention drops the position table (the tied token table
@@ -257,7 +171,7 @@ class DecoderOnlyLM(_TransformerBase):
         x = self.embed(input_ids, position_ids)  # (B, T, d)
         mask = self.document_mask(doc_ids, causal=True)
         for block in self.blocks:
-            x = block(x, attn_mask=mask, is_causal=True)
+            x = run_block(block, self.config, x, attn_mask=mask, is_causal=True)
         x = self.ln_f(x)
         if labels is None:
             return F.linear(x, self.tok_emb.weight)  # logits (B, T, V)
@@ -278,7 +192,7 @@ class EncoderOnlyMLM(_TransformerBase):
         x = self.embed(input_ids, position_ids)  # (B, T, d)
         mask = self.document_mask(doc_ids, causal=False)
         for block in self.blocks:
-            x = block(x, attn_mask=mask)
+            x = run_block(block, self.config, x, attn_mask=mask)
         return self.ln_f(x)  # (B, T, d)
 
     def forward(self, input_ids, mlm_positions, mlm_labels, doc_ids=None, position_ids=None):
@@ -299,23 +213,24 @@ class EncoderDecoder(_TransformerBase):
         self.ln_dec = nn.LayerNorm(config.d_model, bias=False)
         self._init_weights(config.n_layer + config.n_decoder_layer)
 
+    def transformer_blocks(self) -> list[nn.Module]:
+        return [*self.encoder, *self.decoder]
+
     def forward(self, input_ids, decoder_input_ids, labels=None):
         # input_ids: (B, S); decoder_input_ids, labels: (B, T)
         memory = self.embed(input_ids)  # (B, S, d)
         for block in self.encoder:
-            memory = block(memory)
+            memory = run_block(block, self.config, memory)
         memory = self.ln_enc(memory)
         x = self.embed(decoder_input_ids)  # (B, T, d)
         for block in self.decoder:
-            x = block(x, is_causal=True, context=memory)
+            x = run_block(block, self.config, x, is_causal=True, context=memory)
         x = self.ln_dec(x)
         if labels is None:
             return F.linear(x, self.tok_emb.weight)  # logits (B, T, V)
         return self.lm_loss_sum(x, labels)
 
 
-MODEL_CLASSES = {"gpt": DecoderOnlyLM, "bert": EncoderOnlyMLM, "t5": EncoderDecoder}
-
-
-def build_model(config: ModelConfig) -> _TransformerBase:
-    return MODEL_CLASSES[config.arch](config)
+def build_model(config: ModelConfig) -> nn.Module:
+    classes = {"gpt": DecoderOnlyLM, "bert": EncoderOnlyMLM, "t5": EncoderDecoder, "llama": LlamaLM}
+    return classes[config.arch](config)

@@ -6,10 +6,11 @@ an uninterrupted one.
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from pathlib import Path
 
 LOG_NAME = "log.jsonl"
+logger = logging.getLogger(__name__)
 
 
 class RunLog:
@@ -30,7 +31,7 @@ class RunLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                print("tensorboard is not installed; logging to log.jsonl only", file=sys.stderr)
+                logger.warning("tensorboard is not installed; logging to log.jsonl only")
             else:
                 self._writer = SummaryWriter(str(out_dir / "tensorboard"))
 

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from train.objectives import objective_class
+from train.objectives.base import SpecialNeeds
+
 # T5 reserves 100 extra ids; span corruption of 568 tokens needs only 28, so 100 is ample.
 DEFAULT_NUM_SENTINELS = 100
 DEFAULT_VOCAB_MULTIPLE = 128
@@ -64,13 +67,15 @@ def _special_id_list(special_ids: dict) -> list[int]:
 def build_vocab_layout(
     tokenizer_vocab_size: int,
     special_ids: dict,
-    objective: str,
+    objective: str | SpecialNeeds,
     *,
     num_sentinels: int = DEFAULT_NUM_SENTINELS,
     vocab_multiple: int = DEFAULT_VOCAB_MULTIPLE,
 ) -> VocabLayout:
-    """Place the specials `objective` needs ("clm" needs only EOS, "mlm" a MASK, "span" a PAD
-    for the decoder start and sentinels) and pad the model vocabulary to `vocab_multiple`."""
+    """Place the specials an objective needs (its `special_needs`: "clm" needs only EOS, "mlm" a
+    MASK, "span" a PAD for the decoder start and sentinels) and pad the model vocabulary to
+    `vocab_multiple`. `objective` is a registered objective's name or the needs themselves."""
+    needs = objective_class(objective).special_needs if isinstance(objective, str) else objective
     if "eos" not in special_ids:
         raise ValueError(
             "manifest special_ids has no 'eos'; the shard writer must record the EOS id it appended "
@@ -79,12 +84,12 @@ def build_vocab_layout(
     next_free = tokenizer_vocab_size
     pad_id = special_ids.get("pad")
     mask_id = special_ids.get("mask")
-    if objective == "mlm" and mask_id is None:
+    if needs.mask and mask_id is None:
         mask_id, next_free = next_free, next_free + 1
-    if objective == "span" and pad_id is None:
+    if needs.pad and pad_id is None:
         pad_id, next_free = next_free, next_free + 1
     sentinels = tuple(int(s) for s in special_ids.get("sentinels", []))
-    if objective == "span":
+    if needs.sentinels:
         if sentinels:
             sentinels = tuple(sorted(sentinels, reverse=True))  # T5 order: the top one first
         else:
