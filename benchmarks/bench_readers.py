@@ -24,6 +24,7 @@ CASES = [  # (label, kind, paths relative to the data root, options)
     ("books (Gutenberg)", "books", ["books/gitenberg"], {}),
     ("code (JSONL of files)", "code", ["code/code_corpus.jsonl.gz"], {}),
     ("jsonl (dolma CC text)", "jsonl", ["web/cc-text-jsonl"], {}),
+    ("papers (32 arXiv-style e-prints, .tar.gz)", "papers", ["papers/*.tar.gz"], {}),
 ]
 
 

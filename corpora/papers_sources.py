@@ -34,7 +34,13 @@ MAX_INPUT_DEPTH = 32
 VERBATIM_ENVIRONMENTS = ("verbatim*", "verbatim", "Verbatim*", "Verbatim", "BVerbatim", "LVerbatim",
                          "lstlisting", "minted", "Highlighting", "spverbatim", "CodeInput", "CodeOutput",
                          "Sinput", "Soutput", "Scode", "comment")
-_VERBATIM_BEGIN = re.compile(r"\\begin\s*\{(" + "|".join(re.escape(e) for e in VERBATIM_ENVIRONMENTS) + r")\}")
+# Code environments a paper defines itself: \newminted{lean}{..} (-> leancode), \newminted[name]{..},
+# \lstnewenvironment{name}, \DefineVerbatimEnvironment{name}, \newtcblisting{name}, and a
+# \newenvironment{name} whose opening starts a verbatim one (\VerbatimEnvironment, \begin{minted}).
+_CODE_ENVIRONMENT_DEFINITIONS = re.compile(
+    rb"\\newminted\s*(?:\[([A-Za-z*]+)\])?\s*\{([A-Za-z0-9]+)\}"
+    rb"|\\(?:lstnewenvironment|DefineVerbatimEnvironment|newtcblisting)\s*\{([A-Za-z*]+)\}"
+    rb"|\\(?:re)?newenvironment\s*\{([A-Za-z*]+)\}(?:\s*\[[^\]]*\])*\s*\{\s*(?:\\VerbatimEnvironment|\\begin\s*\{(?:minted|Verbatim|lstlisting)\})")
 _INLINE_VERBATIM = re.compile(r"\\(verb\*?|lstinline)(?![A-Za-z@])(?:\[[^\]\n]*\])?\s*([^\sA-Za-z{])")
 _INLINE_BRACED = re.compile(r"\\(lstinline|mintinline\s*\{[^{}]*\})\s*\{([^{}\n]*)\}")
 _COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%[^\n]*(?:\n[ \t]*)?")
@@ -76,6 +82,7 @@ class SourceSet:
         self.blocks: list[VerbatimBlock] = []
         self._clean: dict[str, str | None] = {}
         self.encodings: dict[str, str] = {}
+        self.code_environments = code_environments(files)
 
     def tex_names(self) -> list[str]:
         return sorted(name for name in self.raw if name.lower().endswith(TEX_SUFFIXES))
@@ -91,17 +98,36 @@ class SourceSet:
                 if codec not in ("utf-8", "ascii"):
                     self.encodings[name] = codec
                 text = text.replace("\r\n", "\n").replace("\r", "\n")
-                self._clean[name] = strip_comments(extract_verbatim(text, self.blocks))
+                self._clean[name] = strip_comments(extract_verbatim(text, self.blocks, self.code_environments))
         return self._clean[name]
 
 
-def extract_verbatim(text: str, blocks: list[VerbatimBlock]) -> str:
+def code_environments(files: dict[str, bytes]) -> tuple[str, ...]:
+    """The verbatim-like environments of a paper: the standard ones and those it defines."""
+    found: dict[str, None] = dict.fromkeys(VERBATIM_ENVIRONMENTS)
+    for name, data in sorted(files.items()):
+        if name.lower().endswith((*TEX_SUFFIXES, ".sty", ".cls")):
+            for match in _CODE_ENVIRONMENT_DEFINITIONS.finditer(data):
+                named, language, other, wrapped = match.groups()
+                environment = named or (language + b"code" if language else None) or other or wrapped
+                found[environment.decode("ascii")] = None
+    return tuple(found)
+
+
+def _begin_pattern(environments: tuple[str, ...]) -> re.Pattern:
+    names = sorted(environments, key=len, reverse=True)  # `verbatim*` before `verbatim`
+    return re.compile(r"\\begin\s*\{(" + "|".join(re.escape(e) for e in names) + r")\}")
+
+
+def extract_verbatim(text: str, blocks: list[VerbatimBlock],
+                     environments: tuple[str, ...] = VERBATIM_ENVIRONMENTS) -> str:
     """Replace verbatim-like environments and inline `\\verb` by `\\cmverbatimblock{N}` (N indexes
     `blocks`); drop `comment` environments. A `\\begin` behind a `%` on its line is left alone."""
+    begin_pattern = _begin_pattern(environments)
     out: list[str] = []
     position = 0
     while True:
-        match = _VERBATIM_BEGIN.search(text, position)
+        match = begin_pattern.search(text, position)
         if match is None:
             break
         if _in_comment(text, match.start()):

@@ -350,6 +350,7 @@ class PaperRenderer:
         text = text.replace("\n", " ").replace("\t", " ")
         text = re.sub(r" {2,}", " ", text)
         text = re.sub(r"\(\s*(?:e\.g\.|see|cf\.|i\.e\.)?[,;]?\s*\)|\[\s*\]", "", text)  # what removed citations leave
+        text = re.sub(r" {2,}", " ", text)
         text = re.sub(r" +([.,;:!?)])", r"\1", text)
         text = re.sub(r"\( +", "(", text)
         text = re.sub(f"[ {LINE}{PARAGRAPH}]*[{LINE}{PARAGRAPH}][ {LINE}{PARAGRAPH}]*",
