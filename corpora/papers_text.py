@@ -122,6 +122,12 @@ def latex_context(theorem_names: dict[str, str]):
         "corpusmill-papers", prepend=True,
         macros=[MacroSpec(name, spec) for name, spec in EXTRA_MACRO_SPECS.items()],
         environments=[EnvironmentSpec(name, spec) for name, spec in known_envs.items()])
+    # pylatexenc tests every character for every specials string (a third of the parse time on
+    # real papers); only a few characters can start one.
+    first_chars = frozenset(spec.specials_chars[0] for spec in db.iter_specials_specs())
+    test_all = db.test_for_specials
+    db.test_for_specials = lambda s, pos, parsing_state=None: (
+        test_all(s, pos, parsing_state) if pos < len(s) and s[pos] in first_chars else None)
     return db
 
 
