@@ -1,17 +1,23 @@
 """Tokenization throughput per core: corpusmill's encode_table vs datatrove's DocumentTokenizer.
 
-    python benchmarks/bench_tokenize.py [--quick] [--data ../shared/data] [--repeats 2]
+    python benchmarks/bench_tokenize.py [--quick] [--data ../shared/data] [--repeats 2] [--json out.json]
 
-Same tokenizer (the shared GPT-2 tokenizer.json), same documents, same run, one thread
-(RAYON_NUM_THREADS=1 is set before `tokenizers` loads, so HF's batch encode cannot use a second
-core). Documents: the 25 shared books and the first 1,500 (--quick: 300) code files, as they are.
+Three byte-level BPEs, each on the same documents in the same run, one thread (RAYON_NUM_THREADS=1
+is set before `tokenizers` loads, so HF's batch encode cannot use a second core):
+  demo-trained  a byte-level BPE trained as `corpusmill demo` trains it (vocab 4,096, 2,000 sampled
+                documents, seed 0) on the demo's input text (pydoc topics + the same stdlib packages)
+  gpt2          the shared GPT-2 tokenizer.json
+  neox          the shared NeoX-style tokenizer.json (NFC normalizer, added whitespace-run tokens)
+Documents: the 25 shared books and the first 1,500 (--quick: 300) code files, as they are.
 MB = UTF-8 bytes of the texts; per core = CPU seconds of this process (best of the repeats).
 
-  datatrove   DocumentTokenizer(eos_token=<|endoftext|>, shuffle_documents=False): encode_batch
-              + its .ds/.index writer (no shuffle pass, the lighter configuration)
-  ours/hf     tokenization.encode.encode_table (tokenizers encode_batch_fast) + parquet write
-  ours/tt     the same with the verified tiktoken path (gpt2.tiktoken ranks)
-The ids of all three are compared token for token before any figure is printed.
+  datatrove     DocumentTokenizer(eos_token=<|endoftext|>, shuffle_documents=False): encode_batch
+                + its .ds/.index writer (no shuffle pass, the lighter configuration)
+  ours/hf       tokenization.encode.encode_table (tokenizers encode_batch_fast) + parquet write
+  ours/derived  the same through tiktoken with ranks derived from tokenizer.json's merges
+                (tokenization/tiktoken_bridge.py), as the build chooses it after its check
+  ours/given    gpt2 only: tiktoken with the published gpt2.tiktoken ranks file
+The ids of every variant are compared token for token with datatrove's before any figure is printed.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import gzip  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
+import sysconfig  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -35,7 +42,7 @@ import pyarrow.parquet as pq  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tokenization.encode import encode_table  # noqa: E402
-from tokenization.tokenizer import load_tokenizer  # noqa: E402
+from tokenization.tokenizer import load_tokenizer, train_tokenizer, with_fast_path  # noqa: E402
 
 
 def load_documents(data: Path, num_code: int) -> list[str]:
@@ -91,45 +98,79 @@ def run_ours(texts, spec, out_path):
     return column.values.to_numpy(), column.offsets.to_numpy()[1:]
 
 
-def main() -> None:
+def demo_trained_tokenizer(out_path: Path) -> Path:
+    """The demo's tokenizer settings on the demo's input text (pipelines/demo.py)."""
+    from pydoc_data.topics import topics
+
+    from pipelines.demo import STDLIB_PACKAGES
+
+    texts = [topics[name] for name in sorted(topics)]
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    for package in STDLIB_PACKAGES:
+        texts += [p.read_text(encoding="utf-8", errors="replace") for p in sorted((stdlib / package).rglob("*.py"))]
+    train_tokenizer(texts, vocab_size=4096, out_path=out_path, kind="bpe", sample_docs=2000, seed=0)
+    return out_path
+
+
+def measure(name, tokenizer_json, texts, repeats, tmp, ranks=None) -> dict:
+    """CPU seconds of datatrove and of each corpusmill back end on one tokenizer; ids checked equal."""
+    hf_spec = load_tokenizer(tokenizer_json)
+    derived_spec, reason = with_fast_path(hf_spec, texts[:50])
+    if reason is not None:
+        raise SystemExit(f"{name}: the derived tiktoken path was refused: {reason}")
+    variants = {"ours/hf": hf_spec, "ours/derived": derived_spec}
+    if ranks is not None:
+        variants["ours/given"] = load_tokenizer(tokenizer_json, tiktoken_ranks=ranks)
+    seconds = {}
+    seconds["datatrove"], (dt_tokens, dt_ends) = cpu_best(
+        lambda prepared: run_datatrove(texts, prepared), repeats,
+        setup=lambda: datatrove_step(tokenizer_json, tempfile.mkdtemp(dir=tmp)))
+    for variant, spec in variants.items():
+        seconds[variant], (tokens, ends) = cpu_best(lambda _: run_ours(texts, spec, tmp / "out.parquet"), repeats)
+        if not (np.array_equal(tokens, dt_tokens) and np.array_equal(ends, dt_ends)):
+            raise SystemExit(f"{name}: ids differ between datatrove and corpusmill {variant}: not comparable")
+    return {"seconds": seconds, "num_tokens": int(len(dt_tokens)), "num_docs": int(len(dt_ends))}
+
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get(
+        "CORPUSMILL_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")))
     parser.add_argument("--quick", action="store_true", help="300 code files instead of 1,500, one repeat")
     parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
     repeats = 1 if args.quick else args.repeats
-    tokenizer_json = args.data / "tokenizers/whisper-gpt2/gpt2-from-whisper-tiktoken.tokenizer.json"
-    ranks = args.data / "tokenizers/whisper-gpt2/gpt2.tiktoken"
     texts = load_documents(args.data, 300 if args.quick else 1500)
     megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
-    hf_spec = load_tokenizer(tokenizer_json)
-    tt_spec = load_tokenizer(tokenizer_json, tiktoken_ranks=ranks)
     print(f"{len(texts)} documents, {megabytes:.1f} MB, RAYON_NUM_THREADS={os.environ['RAYON_NUM_THREADS']}")
-
+    tokenizers = args.data / "tokenizers"
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        results = {}
-        dt_seconds, (dt_tokens, dt_ends) = cpu_best(
-            lambda prepared: run_datatrove(texts, prepared), repeats,
-            setup=lambda: datatrove_step(tokenizer_json, tempfile.mkdtemp(dir=tmp)))
-        results["datatrove DocumentTokenizer"] = dt_seconds
-        hf_seconds, (hf_tokens, hf_ends) = cpu_best(lambda _: run_ours(texts, hf_spec, tmp / "hf.parquet"), repeats)
-        results["corpusmill encode_table (tokenizers)"] = hf_seconds
-        tt_seconds, (tt_tokens, tt_ends) = cpu_best(lambda _: run_ours(texts, tt_spec, tmp / "tt.parquet"), repeats)
-        results["corpusmill encode_table (tiktoken)"] = tt_seconds
-
-    for name, tokens, ends in (("tokenizers", hf_tokens, hf_ends), ("tiktoken", tt_tokens, tt_ends)):
-        if not (np.array_equal(tokens, dt_tokens) and np.array_equal(ends, dt_ends)):
-            raise SystemExit(f"ids differ between datatrove and corpusmill ({name}): not comparable")
-    num_tokens = len(dt_tokens)
-    print(f"ids identical across all three: {num_tokens:,} tokens, {len(dt_ends):,} documents\n")
-    print(f"{'':40s} {'CPU s':>7s} {'MB/s/core':>10s} {'Mtok/s/core':>12s} {'vs datatrove':>13s}")
-    for name, seconds in results.items():
-        print(f"{name:40s} {seconds:7.2f} {megabytes / seconds:10.2f} {num_tokens / seconds / 1e6:12.2f} "
-              f"{dt_seconds / seconds:12.2f}x")
-    best = min(hf_seconds, tt_seconds)
-    print(f"\ntarget >= 2x datatrove: {'met' if dt_seconds / best >= 2 else 'NOT met'} "
-          f"({dt_seconds / best:.2f}x with the tiktoken path; {dt_seconds / hf_seconds:.2f}x without)")
+        cases = [("demo-trained", demo_trained_tokenizer(tmp / "demo-tokenizer.json"), None),
+                 ("gpt2", tokenizers / "whisper-gpt2/gpt2-from-whisper-tiktoken.tokenizer.json",
+                  tokenizers / "whisper-gpt2/gpt2.tiktoken"),
+                 ("neox", tokenizers / "gpt-neox-dolma-test/gpt-neo-test-tokenizer.json", None)]
+        for name, tokenizer_json, ranks in cases:
+            results[name] = measure(name, tokenizer_json, texts, repeats, tmp, ranks)
+    print("ids identical to datatrove's for every tokenizer and back end\n")
+    print(f"{'tokenizer':14s} {'back end':14s} {'CPU s':>7s} {'MB/s/core':>10s} {'Mtok/s/core':>12s} {'vs datatrove':>13s}")
+    rows = []
+    for name, result in results.items():
+        anchor = result["seconds"]["datatrove"]
+        for variant, seconds in result["seconds"].items():
+            row = {"tokenizer": name, "backend": variant, "cpu_seconds": round(seconds, 3),
+                   "mb_per_s_per_core": round(megabytes / seconds, 3),
+                   "mtokens_per_s_per_core": round(result["num_tokens"] / seconds / 1e6, 3),
+                   "vs_datatrove": round(anchor / seconds, 3), "num_tokens": result["num_tokens"]}
+            rows.append(row)
+            print(f"{name:14s} {variant:14s} {seconds:7.2f} {row['mb_per_s_per_core']:10.2f} "
+                  f"{row['mtokens_per_s_per_core']:12.2f} {row['vs_datatrove']:12.2f}x")
+    out = {"benchmark": "tokenize", "megabytes": round(megabytes, 3), "num_docs": len(texts), "rows": rows}
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+    return out
 
 
 if __name__ == "__main__":

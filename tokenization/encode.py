@@ -7,8 +7,9 @@ model's max_length in tokenizer.json is switched off), and special-token strings
 literally in the text (e.g. "<|endoftext|>") are matched as those special tokens, as HF does.
 
 Back ends: `tokenizers` `encode_batch_fast` (no offsets), or tiktoken when the spec carries
-verified GPT-2-style ranks (`load_tokenizer(..., tiktoken_ranks=...)`), which measured about 7x
-faster per core on the shared books (see benchmarks/bench_tokenize.py).
+verified GPT-2-style ranks (`load_tokenizer(..., tiktoken_ranks=...)`) or ranks derived from the
+merges and verified on documents (`derive_tiktoken`, see tiktoken_bridge.py), which measured
+several times faster per core on the shared books (see benchmarks/bench_tokenize.py).
 """
 from __future__ import annotations
 
@@ -42,13 +43,13 @@ def encode_texts(texts: Sequence[str], spec: TokenizerSpec) -> tuple[np.ndarray,
     """Encode texts; return (flat ids with EOS after each text, offsets int64 of len(texts)+1)."""
     dtype = token_dtype(spec.vocab_size)
     eos = np.array([spec.eos_id], dtype=np.uint32)
-    encoding = spec.tiktoken_encoding
-    if encoding is not None:
-        # encode_to_numpy skips the Python list of ints; one call per text (its batch API uses a
-        # thread pool, slower per core here).
+    encoder = spec.fast_encoder
+    if encoder is not None:
+        # One call per text straight to a numpy array (tiktoken's batch API uses a thread pool,
+        # slower per core here).
         pieces = []
         for text in texts:
-            pieces.append(encoding.encode_to_numpy(text, allowed_special="all", disallowed_special=()))
+            pieces.append(encoder.encode(text))
             pieces.append(eos)
         lengths = np.fromiter((len(p) for p in pieces[::2]), dtype=np.int64, count=len(texts)) + 1
         flat = np.concatenate(pieces).astype(dtype, copy=False) if pieces else np.zeros(0, dtype)

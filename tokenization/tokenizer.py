@@ -9,13 +9,16 @@ Training (`train_tokenizer`) makes a byte-level BPE (or, with kind="unigram", a 
 with EOS, PAD and MASK at ids 0, 1, 2 and `num_sentinels` span-denoising sentinels at the TOP of the
 vocabulary, T5 style: sentinel k is `<extra_id_k>` with id vocab_size-1-k.
 
-GPT-2-style byte-level BPEs can also run through tiktoken when its ranks file is given
-(`tiktoken_ranks=`): it is used only after the ranks are checked to map every token to the same id
-as tokenizer.json and a probe set encodes identically (see `encode.py` for the speed-up).
+Byte-level BPEs run through tiktoken (see `encode.py` for the speed-up) in two ways: with a given
+ranks file (`tiktoken_ranks=`), used only after the ranks are checked to map every token to the same
+id as tokenizer.json and a probe set encodes identically; or with ranks derived from tokenizer.json's
+merges (`derive_tiktoken=True`, see `tiktoken_bridge.py`), which the build turns on only after
+`with_fast_path` found tokenizers' ids on a sample of the documents (else HF, with the reason logged).
 """
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import random
@@ -26,6 +29,8 @@ from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
 from tokenization.shards import ShardHeader, file_sha256
+from tokenization.tiktoken_bridge import (GPT2_PATTERN, NotExpressible, TiktokenBpe, byte_level_chars,
+                                         tiktoken_for, verify_on_texts)
 
 # Looked up in this order when no explicit token is given (GPT-2/NeoX, T5/Llama, BERT, others).
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|eos|>", "<|end_of_text|>", "[SEP]")
@@ -35,8 +40,6 @@ BOS_CANDIDATES = ("<s>", "<bos>", "<|startoftext|>", "<|begin_of_text|>", "[CLS]
 SENTINEL_PATTERN = re.compile(r"<extra_id_(\d+)>")
 
 DEFAULT_SPECIAL_TOKENS = {"eos": "<|endoftext|>", "pad": "<|pad|>", "mask": "<|mask|>"}
-# The pre-tokenizer regex of GPT-2, HF's ByteLevel(use_regex=True) and tiktoken's r50k/p50k.
-GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 TIKTOKEN_PROBES = (
     "Hello world",
     "  leading spaces, trailing spaces   ",
@@ -56,6 +59,7 @@ class TokenizerSpec:
     vocab_size: int  # max id + 1, added tokens included
     special_ids: dict = field(default_factory=dict)  # {"eos": int, "pad"?, "mask"?, "bos"?, "sentinels"?}
     tiktoken_ranks: str | None = None  # verified GPT-2-style ranks file: encode through tiktoken
+    derive_tiktoken: bool = False  # encode through tiktoken with ranks derived from the merges (verified)
 
     @property
     def eos_id(self) -> int:
@@ -73,6 +77,15 @@ class TokenizerSpec:
             return None
         return _cached_tiktoken(self.path, self.sha256, self.tiktoken_ranks)
 
+    @property
+    def fast_encoder(self):
+        """An object whose `encode(text)` gives the ids as a numpy array via tiktoken, or None (use HF)."""
+        if self.tiktoken_ranks is not None:
+            return _GivenRanks(self.tiktoken_encoding)
+        if self.derive_tiktoken:
+            return _cached_derived(self.path, self.sha256)
+        return None
+
     def header(self) -> ShardHeader:
         return ShardHeader(
             tokenizer_sha256=self.sha256, vocab_size=self.vocab_size, special_ids=dict(self.special_ids)
@@ -86,11 +99,14 @@ def load_tokenizer(
     pad_token: str | None = None,
     mask_token: str | None = None,
     tiktoken_ranks: str | os.PathLike | None = None,
+    derive_tiktoken: bool = False,
 ) -> TokenizerSpec:
     """Describe any tokenizer.json. EOS is required: found among EOS_CANDIDATES or named by `eos_token`.
 
     `tiktoken_ranks`: local path of the tiktoken ranks file of the same BPE (e.g. gpt2.tiktoken);
     it is verified against tokenizer.json and refused with an explanation when it differs.
+    `derive_tiktoken`: encode through tiktoken with ranks derived from the merges; refused when
+    tiktoken cannot express the tokenizer or the probe texts differ (decide with `with_fast_path`).
     """
     path = Path(path)
     if not path.is_file():
@@ -118,7 +134,14 @@ def load_tokenizer(
         vocab_size=max(vocab.values()) + 1,
         special_ids=special_ids,
         tiktoken_ranks=str(tiktoken_ranks) if tiktoken_ranks is not None else None,
+        derive_tiktoken=derive_tiktoken and tiktoken_ranks is None,
     )
+    if spec.derive_tiktoken and sha256 not in _VERIFIED_DERIVED:  # once per process, not once per task
+        problem = verify_on_texts(spec.fast_encoder, tokenizer, TIKTOKEN_PROBES)
+        if problem is not None:
+            raise ValueError(f"{path}: tiktoken with ranks derived from the merges does not reproduce it: "
+                             f"{problem}; load it without derive_tiktoken")
+        _VERIFIED_DERIVED.add(sha256)
     if spec.tiktoken_ranks is not None:
         key = (sha256, file_sha256(spec.tiktoken_ranks))
         if key not in _VERIFIED_TIKTOKEN:  # ~0.3 s: once per process, not once per task
@@ -128,10 +151,12 @@ def load_tokenizer(
 
 
 def tokenizer_spec(settings: dict) -> TokenizerSpec:
-    """The spec a build's payload describes: {"path", "eos_token"?, "tiktoken_ranks"?} (the
-    tokenize and mix stages carry this dict; the tokenizer itself is cached per process)."""
+    """The spec a build's payload describes: {"path", "eos_token"?, "tiktoken_ranks"?,
+    "derive_tiktoken"?} (the tokenize and mix stages carry this dict; the tokenizer itself is
+    cached per process)."""
     return load_tokenizer(settings["path"], eos_token=settings.get("eos_token"),
-                          tiktoken_ranks=settings.get("tiktoken_ranks"))
+                          tiktoken_ranks=settings.get("tiktoken_ranks"),
+                          derive_tiktoken=bool(settings.get("derive_tiktoken")))
 
 
 def _find_token(vocab, explicit, candidates, role, path, *, required) -> int | None:
@@ -152,6 +177,7 @@ def _find_token(vocab, explicit, candidates, role, path, *, required) -> int | N
 
 _TOKENIZERS: dict[str, object] = {}  # sha256 -> Tokenizer: one per process, whatever path holds it
 _VERIFIED_TIKTOKEN: set[tuple[str, str]] = set()  # (tokenizer sha256, ranks sha256) checked here
+_VERIFIED_DERIVED: set[str] = set()  # tokenizer sha256 whose derived ranks passed the probes here
 
 
 def _cached_tokenizer(path: str, sha256: str):
@@ -172,20 +198,6 @@ def _cached_tokenizer(path: str, sha256: str):
     tokenizer.no_padding()
     _TOKENIZERS[sha256] = tokenizer
     return tokenizer
-
-
-def _byte_level_decoder() -> dict[str, int]:
-    """GPT-2's printable-unicode stand-in for each byte, inverted (HF ByteLevel vocab -> bytes)."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    chars, extra = {}, 0
-    for byte in range(256):
-        if byte in printable:
-            chars[chr(byte)] = byte
-        else:
-            chars[chr(256 + extra)] = byte
-            extra += 1
-    return chars
 
 
 def read_tiktoken_ranks(path: str | os.PathLike) -> dict[bytes, int]:
@@ -213,6 +225,36 @@ def _cached_tiktoken(path: str, sha256: str, ranks_path: str):  # keyed by sha25
     )
 
 
+class _GivenRanks:
+    """A given-ranks tiktoken Encoding behind the same `encode(text) -> ids` as TiktokenBpe."""
+
+    def __init__(self, encoding):
+        self.encoding = encoding
+
+    def encode(self, text: str):
+        return self.encoding.encode_to_numpy(text, allowed_special="all", disallowed_special=())
+
+
+@lru_cache(maxsize=4)
+def _cached_derived(path: str, sha256: str) -> TiktokenBpe:
+    return tiktoken_for(_cached_tokenizer(path, sha256), f"corpusmill-derived-{sha256[:12]}")
+
+
+def with_fast_path(spec: TokenizerSpec, texts: Sequence[str]) -> tuple[TokenizerSpec, str | None]:
+    """`spec` switched to tiktoken with derived ranks when they reproduce tokenizers' ids on `texts`
+    (real documents) and the probes; else `spec` unchanged and the reason tiktoken is not used."""
+    if spec.tiktoken_ranks is not None or spec.derive_tiktoken:
+        return spec, None
+    try:
+        fast = _cached_derived(spec.path, spec.sha256)
+    except NotExpressible as reason:
+        return spec, f"tiktoken cannot express {spec.path}: {reason}"
+    problem = verify_on_texts(fast, spec.tokenizer, [*TIKTOKEN_PROBES, *texts])
+    if problem is not None:
+        return spec, f"tiktoken with derived ranks differs from {spec.path}: {problem}"
+    return dataclasses.replace(spec, derive_tiktoken=True), None
+
+
 def verify_tiktoken(spec: TokenizerSpec) -> None:
     """Refuse a ranks file that would not give tokenizer.json's ids (fix: drop `tiktoken_ranks`)."""
     tokenizer = spec.tokenizer
@@ -227,7 +269,7 @@ def verify_tiktoken(spec: TokenizerSpec) -> None:
     if any(not t.special or t.lstrip or t.rstrip or t.single_word or t.normalized for t in added):
         problems.append("it has added tokens that are not plain special tokens")
     if not problems:
-        to_byte = _byte_level_decoder()
+        to_byte = byte_level_chars()
         ranks = read_tiktoken_ranks(spec.tiktoken_ranks)
         model_vocab = config["model"]["vocab"]
         as_bytes = {bytes(to_byte[c] for c in token): token_id for token, token_id in model_vocab.items()}

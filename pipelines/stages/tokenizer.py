@@ -7,7 +7,8 @@ input parts (by fingerprint) are unchanged; then the sample phase does not run a
 
 A two-phase stage: phase `tokenizer-sample` (workers), then the training in `finish` (driver). Its
 output travels to the `tokenize` and `mix` stages as `ctx.values["tokenizer"]` (a path, its sha256,
-the EOS token, the tiktoken ranks file).
+the EOS token, the tiktoken ranks file, and whether tiktoken runs with ranks derived from the merges,
+decided here by `choose_fast_path` on a sample of the documents).
 """
 from __future__ import annotations
 
@@ -18,9 +19,42 @@ from pathlib import Path
 from pipelines.stage import BuildContext, Phase, Stage, StageResult, part_path
 from pipelines.stages.tokenizer_sample import SAMPLE_STAGE, collect_sample, sample_task, sample_tasks
 from tokenization.shards import file_sha256
-from tokenization.tokenizer import train_tokenizer
+from tokenization.tokenizer import tokenizer_spec, train_tokenizer, with_fast_path
 
 TOKENIZER_REL = "tokenizer/tokenizer.json"
+FAST_PATH_REL = "tokenizer/fast-path.json"
+VERIFY_DOCS_PER_SOURCE = 64
+VERIFY_CHARS_PER_SOURCE = 2_000_000
+
+
+def choose_fast_path(run, settings: dict, previous: StageResult, console=None) -> dict:
+    """`settings` with `derive_tiktoken` on when tiktoken, with ranks derived from the tokenizer's
+    merges, gives tokenizers' ids on a sample of this build's documents (up to 64 spread over the
+    first part of each source, 2M characters at most per source), else off, with the reason printed
+    and kept in tokenizer/fast-path.json. Decided once on the driver, so every task of the build
+    encodes with the same back end."""
+    spec = tokenizer_spec(settings)
+    if spec.tiktoken_ranks is not None:
+        return settings
+    texts, seen = [], set()
+    for task in previous.tasks:
+        if task.payload["source"] in seen:
+            continue
+        seen.add(task.payload["source"])
+        column = run.read_parquet(part_path(previous.stage, task.payload["source"], task.task_id),
+                                  columns=["text"]).column("text")
+        budget = VERIFY_CHARS_PER_SOURCE
+        step = max(1, len(column) // VERIFY_DOCS_PER_SOURCE)
+        for text in column.take(list(range(0, len(column), step))).to_pylist():
+            if budget > 0:
+                texts.append(text)
+                budget -= len(text)
+    chosen, reason = with_fast_path(spec, texts)
+    run.write_json(FAST_PATH_REL, {"backend": "tiktoken (derived ranks)" if chosen.derive_tiktoken else "tokenizers",
+                                   "num_docs_verified": len(texts), "reason": reason})
+    if reason is not None and console is not None:
+        console.print(f"[yellow]tokenize: encoding with tokenizers, not tiktoken: {reason}[/yellow]")
+    return {**settings, "derive_tiktoken": chosen.derive_tiktoken}
 
 
 class TokenizerStage(Stage):
@@ -62,8 +96,9 @@ class TokenizerStage(Stage):
     def finish(self, ctx: BuildContext) -> None:
         tok = self._config(ctx)
         path = self._prepare(ctx, tok)
-        ctx.values["tokenizer"] = {"path": str(path), "sha256": file_sha256(path), "eos_token": tok.eos_token,
-                                   "tiktoken_ranks": tok.tiktoken_ranks}
+        settings = {"path": str(path), "sha256": file_sha256(path), "eos_token": tok.eos_token,
+                    "tiktoken_ranks": tok.tiktoken_ranks}
+        ctx.values["tokenizer"] = choose_fast_path(ctx.run, settings, ctx.input_of(self), ctx.console)
 
     def _prepare(self, ctx: BuildContext, tok) -> Path:
         target = self._target(ctx)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tokenizers import Tokenizer
 
 from pipelines.demo import STDLIB_PACKAGES
 
@@ -170,6 +171,19 @@ def test_demo_run_json_lists_the_tokenizer_sample_phase(demo_run):
     sampled = sorted(p.name for p in (run / "tokenizer-sample").rglob("part-*.parquet"))
     assert len(sampled) == stats["filter"]["tasks_executed"]  # one sample part per kept part
     assert stats["tokenizer-sample"]["tasks_executed"] == stats["filter"]["tasks_executed"]
+
+
+def test_demo_trained_tokenizer_encodes_through_tiktoken_with_tokenizers_ids(demo_run):
+    # The trained byte-level BPE runs through tiktoken (ranks derived from its merges, checked on
+    # documents first); its ids are tokenizers' own, checked here on a whole tokenized part.
+    run, _ = demo_run
+    fast_path = json.loads((run / "tokenizer" / "fast-path.json").read_text())
+    assert fast_path["backend"] == "tiktoken (derived ranks)" and fast_path["reason"] is None
+    part = sorted((run / "tokenize" / "docs").glob("part-*.parquet"))[0]
+    kept = pq.read_table(run / "filter" / "docs" / part.name, columns=["text"]).column("text").to_pylist()
+    tokenizer = Tokenizer.from_file(str(run / "tokenizer" / "tokenizer.json"))
+    expected = [e.ids + [0] for e in tokenizer.encode_batch(kept, add_special_tokens=False)]  # EOS = id 0
+    assert pq.read_table(part, columns=["tokens"]).column("tokens").to_pylist() == expected
 
 
 def test_demo_refuses_a_remote_run_directory(tmp_path):
