@@ -52,12 +52,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from corpora.papers_bundle import paper_name, read_bundle
 from corpora.papers_macros import MacroTable, collect_definitions, expand
 from corpora.papers_sources import SourceSet, documentclass, find_main_file, flatten
-from corpora.papers_text import FIRST_HEADING, PaperRenderer
+from corpora.papers_text import PaperRenderer
+from corpora.papers_vocabulary import FIRST_HEADING
 from corpora.schema import SkipCounter, make_doc_id
 
 _BEGIN_DOCUMENT = re.compile(r"\\begin\s*\{document\}")
 _END_DOCUMENT = re.compile(r"\\end\s*\{document\}")
 _NEWTHEOREM = re.compile(r"\\newtheorem\*?\s*\{([^{}]+)\}\s*(?:\[[^\]]*\])?\s*\{([^{}]+)\}")
+_NEWACRONYM = re.compile(r"\\newacronym\s*(?:\[[^\]]*\])?\s*\{([^{}]+)\}\s*\{([^{}]*)\}\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
+_ACRO = re.compile(r"\\acro\s*\{([^{}]+)\}\s*(?:\[([^\]]*)\])?\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 _BABEL = re.compile(r"\\(?:usepackage|RequirePackage)\s*\[([^\]]*)\]\s*\{babel\}")
 _POLYGLOSSIA = re.compile(r"\\set(?:main|default)language\s*(?:\[[^\]]*\])?\s*\{(\w+)\}")
 LANGUAGE_CODES = {
@@ -112,7 +115,7 @@ def paper_document(path: str, *, source: str, file_key: str, options: Options, s
     body = text[begin.end(): end.start() if end else len(text)] if begin else text
     renderer = PaperRenderer(flat.blocks, dict(_NEWTHEOREM.findall(preamble + body)),
                              citation_placeholder=options.citation_placeholder,
-                             ref_placeholder=options.ref_placeholder)
+                             ref_placeholder=options.ref_placeholder, acronyms=acronyms(text))
     renderer.render(renderer.parse(preamble))  # only for its \title, \author, \abstract
     renderer.num_headings = 0  # a heading inside the abstract is not the body's first
     body_text = renderer.render(renderer.parse(body))
@@ -150,6 +153,15 @@ def paper_document(path: str, *, source: str, file_key: str, options: Options, s
               "num_binary_inputs": flat.num_binary_inputs}
     meta.update({key: value for key, value in extras.items() if value})
     return {"id": make_doc_id(source, file_key, 0), "text": document_text, "path": file_key, "meta": meta}
+
+
+def acronyms(text: str) -> dict[str, tuple[str, str]]:
+    """key -> (short, long) from glossaries' \\newacronym{key}{SHORT}{long} and acronym's
+    \\acro{key}[SHORT]{long} (SHORT defaults to the key)."""
+    found = {key.strip(): (short.strip(), long.strip()) for key, short, long in _NEWACRONYM.findall(text)}
+    for key, short, long in _ACRO.findall(text):
+        found.setdefault(key.strip(), ((short or key).strip(), long.strip()))
+    return found
 
 
 def _language_of_local_packages(preamble: str, sources: SourceSet) -> str | None:

@@ -51,6 +51,7 @@ _INPUT = re.compile(
 _DOCUMENTCLASS = re.compile(r"\\document(?:class|style)\s*(?:\[[^\]]*\])?\s*\{([^{}]*)\}")
 _BEGIN_DOCUMENT = re.compile(r"\\begin\s*\{document\}")
 _END_DOCUMENT = re.compile(r"\\end\s*\{document\}")
+_ENDINPUT = re.compile(r"\\endinput(?![A-Za-z@])")
 
 
 @dataclass(slots=True)
@@ -279,6 +280,7 @@ def flatten(sources: SourceSet, main_file: str) -> Flattened:
         if text is None:
             result.num_binary_inputs += 1
             return ""
+        text = _ENDINPUT.split(text, maxsplit=1)[0]  # TeX reads no further
         if stack:  # an included file that is a document of its own gives its body
             begin = _BEGIN_DOCUMENT.search(text)
             if begin:

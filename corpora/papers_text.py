@@ -36,107 +36,51 @@ from pylatexenc.latexwalker import (
     LatexMathNode,
     LatexSpecialsNode,
     LatexWalker,
-    get_default_latex_context_db,
 )
-from pylatexenc.macrospec import EnvironmentSpec, MacroSpec
 
 from corpora.papers_sources import VerbatimBlock
+from corpora.papers_vocabulary import (
+    ACCENTS,
+    ACRONYM_FIRST_USE,
+    ACRONYM_FULL,
+    ACRONYM_LONG,
+    ACRONYM_SHORT,
+    AS_BRACKET_MATH,
+    AUTHOR_NOISE,
+    DROPPED_ENVIRONMENTS,
+    DROPPED_MACROS,
+    FIRST_HEADING,
+    FLOATS,
+    HEADING_LEVELS,
+    LINE,
+    LISTS,
+    LOGOS,
+    MATH_ENVIRONMENTS,
+    PANDOC_ESCAPES,
+    PARAGRAPH,
+    PARENTHETICAL_CITES,
+    REFS,
+    RUN_IN_HEADINGS,
+    SPECIALS,
+    TEXTUAL_CITES,
+    THEOREMS,
+    latex_context,
+)
 
-PARAGRAPH, LINE, FIRST_HEADING = "\x01", "\x02", "\x03"  # markers, resolved by `finish`
 _PROTECTED = re.compile(r"\x00(\d+)\x00")
-HEADING_LEVELS = {"part": "#", "chapter": "#", "section": "##", "subsection": "###", "subsubsection": "####"}
-RUN_IN_HEADINGS = ("paragraph", "subparagraph")
-MATH_ENVIRONMENTS = frozenset("""equation equation* align align* alignat alignat* gather gather* multline
-multline* flalign flalign* eqnarray eqnarray* displaymath math dmath dmath* subequations""".split())
-AS_BRACKET_MATH = frozenset({"equation", "equation*", "displaymath"})
-FLOATS = {"figure": "Figure", "figure*": "Figure", "wrapfigure": "Figure", "SCfigure": "Figure",
-          "sidewaysfigure": "Figure", "subfigure": "Figure", "table": "Table", "table*": "Table",
-          "wraptable": "Table", "sidewaystable": "Table", "longtable": "Table", "algorithm": "Algorithm",
-          "algorithm*": "Algorithm", "listing": "Listing", "figurehere": "Figure", "tablehere": "Table"}
-DROPPED_ENVIRONMENTS = frozenset("""tikzpicture pgfpicture axis picture tabular tabular* tabularx tabulary
-array thebibliography references algorithmic algorithmic* filecontents filecontents* keywords keyword
-IEEEkeywords acronym titlepage CCSXML""".split())
-LISTS = frozenset("itemize enumerate description compactitem compactenum inparaenum asparaenum".split())
-THEOREMS = {"theorem": "Theorem", "lemma": "Lemma", "corollary": "Corollary", "proposition": "Proposition",
-            "definition": "Definition", "remark": "Remark", "example": "Example", "conjecture": "Conjecture",
-            "claim": "Claim", "proof": "Proof", "assumption": "Assumption", "observation": "Observation"}
-PARENTHETICAL_CITES = frozenset("""cite cite* citep citep* citealp citealp* parencite autocite footcite
-supercite nocite citepalias Cite Citep""".split())
-TEXTUAL_CITES = frozenset("citet citet* citeauthor citeauthor* citeyear citeyearpar textcite Textcite Citet citealt".split())
-REFS = frozenset("ref ref* eqref cref Cref cref* Cref* autoref autoref* pageref nameref vref Vref cpageref".split())
-# Macros whose arguments are layout, metadata or pointers, not text.
-DROPPED_MACROS = frozenset("""label includegraphics vspace vspace* hspace hspace* setlength addtolength
-setcounter addtocounter bibliography bibliographystyle printbibliography maketitle tableofcontents
-listoffigures listoftables newtheorem theoremstyle affiliation affil email orcid keywords thanks
-graphicspath color pagestyle thispagestyle linenumbers newpage clearpage cleardoublepage pagebreak
-noindent centering raggedright raggedleft small footnotesize scriptsize tiny large Large LARGE huge
-normalsize bigskip medskip smallskip vfill hfill newline linebreak acknowledgments institute address
-Plaintitle Plainauthor Shorttitle Keywords Plainkeywords Address date received accepted journal
-submitted shorttitle shortauthors setcopyright copyrightyear acmYear acmDOI acmConference
-acmBooktitle acmPrice acmISBN ccsdesc settopmatter IEEEoverridecommandlockouts IEEEpeerreviewmaketitle
-correspondingauthor altaffiliation collaboration nocollaboration AddToShipoutPictureBG resizebox
-definecolor hypersetup captionsetup lstset setminted usetikzlibrary pgfplotsset tikzset
-numberwithin renewenvironment newenvironment newacronym newglossaryentry makeglossaries""".split())
-AUTHOR_NOISE = frozenset("""thanks footnote inst affiliation affil email orcid IEEEauthorblockA institute
-address textsuperscript altaffiliation footnotemark""".split())
-ACCENTS = frozenset("'`^\"~=.uvHcdbrkt")
-EXTRA_MACRO_SPECS = {
-    "citet": "*[[{", "citealt": "*[[{", "citeauthor": "*[[{", "citeyear": "*[[{", "parencite": "*[[{",
-    "textcite": "*[[{", "autocite": "*[[{", "footcite": "*[[{", "nocite": "{", "cref": "*{", "Cref": "*{",
-    "autoref": "*{", "pageref": "*{", "nameref": "*{", "vref": "*{", "href": "{{", "caption": "*[{",
-    "captionof": "*{[{", "subcaption": "[{", "thanks": "{", "affiliation": "[{", "affil": "[{",
-    "email": "[{", "orcid": "{", "keywords": "{", "Keywords": "{", "Plainkeywords": "{", "Plaintitle": "{",
-    "Plainauthor": "{", "Shorttitle": "{", "Address": "{", "abstract": "{", "Abstract": "{",
-    "texorpdfstring": "{{", "SI": "[{{", "si": "[{", "num": "[{", "qty": "[{{", "unit": "[{",
-    "textsuperscript": "{", "textsubscript": "{", "newtheorem": "*{[{[", "theoremstyle": "{",
-    "graphicspath": "{", "color": "[{", "definecolor": "{{{", "title": "[{", "author": "[{",
-    "date": "{", "institute": "{", "inst": "{", "cmverbatimblock": "{", "paragraph": "*[{",
-    "subparagraph": "*[{", "resizebox": "*{{", "scalebox": "{", "acmConference": "[{{{",
-    "ccsdesc": "[{", "setcopyright": "{", "hypersetup": "{", "captionsetup": "[{", "lstset": "{",
-    "usetikzlibrary": "{", "IEEEauthorblockN": "{", "IEEEauthorblockA": "{", "mintinline": "[{{", "lstinline": "[{",
-    "newacronym": "[{{{", "gls": "{", "Gls": "{", "glspl": "{", "acrshort": "{", "acrlong": "{",
-    "acrfull": "{", "ac": "{", "acp": "{", "correspondingauthor": "{", "altaffiliation": "{",
-    "bibliographystyle": "{", "pagestyle": "{", "thispagestyle": "{", "numberwithin": "{{",
-    "acmYear": "{", "acmDOI": "{", "acmBooktitle": "{", "acmPrice": "{", "acmISBN": "{", "copyrightyear": "{",
-    "settopmatter": "{", "newenvironment": "{[[{{", "renewenvironment": "{[[{{", "newglossaryentry": "{{",
-    "setminted": "[{", "pgfplotsset": "{", "tikzset": "{", "shortauthors": "{", "AddToShipoutPictureBG": "*{",
-    "received": "{", "accepted": "{", "journal": "{", "submitted": "{", "shortauthors": "{",
-}
-EXTRA_ENVIRONMENT_SPECS = {"minipage": "[[[{", "wrapfigure": "[{[{", "wraptable": "[{[{", "multicols": "{",
-                           "subfigure": "[{", "tabularx": "{{", "tabular*": "{[{", "longtable": "[{",
-                           "adjustbox": "{", "algorithm": "[", "algorithm*": "[", "thebibliography": "{"}
 _LABEL = re.compile(r"\\label\s*\{[^{}]*\}")
 _BLOCK_MACRO = re.compile(r"\\cmverbatimblock\{(\d+)\}")
 _TOK_MACRO = re.compile(r"\\[A-Za-z]+Tok\{((?:[^{}\\]|\\.)*)\}")  # pandoc's highlighting markup
-LOGOS = {"LaTeX": "LaTeX", "TeX": "TeX", "LaTeXe": "LaTeX2e", "BibTeX": "BibTeX", "XeLaTeX": "XeLaTeX",
-         "XeTeX": "XeTeX", "LuaLaTeX": "LuaLaTeX", "AmS": "AMS", "today": ""}  # \\today: not reproducible
-SPECIALS = {"~": " ", "--": "\u2013", "---": "\u2014", "``": "\u201c", "''": "\u201d", "&": " ",
-            "!`": "\u00a1", "?`": "\u00bf"}
-
-
-def latex_context(theorem_names: dict[str, str]):
-    """pylatexenc's default context, plus the argument specs of macros it does not know."""
-    db = get_default_latex_context_db()
-    known_envs = {**EXTRA_ENVIRONMENT_SPECS, **{name: "[" for name in theorem_names}}
-    db.add_context_category(
-        "corpusmill-papers", prepend=True,
-        macros=[MacroSpec(name, spec) for name, spec in EXTRA_MACRO_SPECS.items()],
-        environments=[EnvironmentSpec(name, spec) for name, spec in known_envs.items()])
-    # pylatexenc tests every character for every specials string (a third of the parse time on
-    # real papers); only a few characters can start one.
-    first_chars = frozenset(spec.specials_chars[0] for spec in db.iter_specials_specs())
-    test_all = db.test_for_specials
-    db.test_for_specials = lambda s, pos, parsing_state=None: (
-        test_all(s, pos, parsing_state) if pos < len(s) and s[pos] in first_chars else None)
-    return db
-
 
 class PaperRenderer:
     """Renders parsed nodes; collects title, authors and abstract wherever they are met."""
 
     def __init__(self, blocks: list[VerbatimBlock], theorem_names: dict[str, str], *,
-                 citation_placeholder: str, ref_placeholder: str):
+                 citation_placeholder: str, ref_placeholder: str,
+                 acronyms: dict[str, tuple[str, str]] | None = None):
         self.blocks = blocks
+        self.acronyms = acronyms or {}  # key -> (short, long), from \newacronym / \acro
+        self._acronyms_used: set[str] = set()
         self.theorems = {**THEOREMS, **theorem_names}
         self.citation_placeholder = citation_placeholder
         self.ref_placeholder = ref_placeholder
@@ -220,7 +164,12 @@ class PaperRenderer:
         if name in ("abstract", "Abstract"):
             self.abstract.append(self.render_abstract([last]))
             return ""
-        if name == "footnote":
+        if name in ("acknowledgments", "acknowledgements"):  # AASTeX's heading macro
+            return f"{PARAGRAPH}## Acknowledgments{PARAGRAPH}"
+        if self.acronyms and last is not None and (
+                name in ACRONYM_SHORT or name in ACRONYM_LONG or name in ACRONYM_FULL or name in ACRONYM_FIRST_USE):
+            return self.acronym(name, self.inline(last))
+        if name in ("footnote", "footnotetext"):
             return f" ({self.inline(last)})"
         if name in ("mintinline", "lstinline"):  # made by a macro expansion: its code as written
             code = last.latex_verbatim()[1:-1] if isinstance(last, LatexGroupNode) else self.inline(last)
@@ -241,6 +190,21 @@ class PaperRenderer:
                 return self._leaf(node)
             return "".join(self.render([arg]) for arg, kind in zip(args, _arg_kinds(node)) if kind == "{")
         return self._leaf(node)
+
+    def acronym(self, name: str, key: str) -> str:
+        short, long = self.acronyms.get(key, (key, key))
+        if name in ACRONYM_FIRST_USE:
+            first = key not in self._acronyms_used
+            self._acronyms_used.add(key)
+            plural = ACRONYM_FIRST_USE[name]
+            text = f"{long}{plural} ({short}{plural})" if first else short + plural
+        elif name in ACRONYM_LONG:
+            text = long + ACRONYM_LONG[name]
+        elif name in ACRONYM_FULL:
+            text = f"{long}{ACRONYM_FULL[name]} ({short}{ACRONYM_FULL[name]})"
+        else:
+            text = short + ACRONYM_SHORT[name]
+        return text[:1].upper() + text[1:] if name[0].isupper() else text
 
     def _leaf(self, node) -> str:
         if node.macroname in LOGOS:
@@ -316,11 +280,12 @@ class PaperRenderer:
         if block.environment == "verb":
             return self.protect(f"`{block.content}`")
         content = block.content
-        if block.environment == "Highlighting":
-            content = content.replace("\\textbackslash{}", "\\")
+        if block.environment == "Highlighting":  # pandoc's markup: \KeywordTok{def}, \{, \textbackslash{}
+            for escaped, char in PANDOC_ESCAPES.items():
+                content = content.replace(escaped, char)
             for _ in range(3):
                 content = _TOK_MACRO.sub(r"\1", content)
-            content = re.sub(r"\\([{}_$&%#])", r"\1", content)
+            content = re.sub(r"\\([{}_$&%#])", r"\1", content).replace("\x05", "\\")
         language = re.search(r"language\s*=\s*\{?([\w+#-]+)|^\s*(?:\[[^\]]*\])?\s*\{([\w+#-]+)\}", block.options)
         tag = (language.group(1) or language.group(2)).lower() if language else ""
         return PARAGRAPH + self.protect(f"```{tag}\n{content.strip(chr(10))}\n```") + PARAGRAPH

@@ -212,3 +212,15 @@ def test_directory_of_eprints_and_directory_that_is_a_paper(tmp_path):
     assert [f.file_key for f in inputs] == ["eprints/a.tar.gz", "eprints/b.gz", "eprints/unpacked"]
     one = expand_paths("papers", [str(root / "unpacked")], str(tmp_path), "papers")
     assert [f.file_key for f in one] == ["unpacked"]
+
+
+def test_acronyms_endinput_and_pandoc_highlighting(tmp_path):
+    main = (rb"\documentclass{article}\newacronym{llm}{LLM}{large language model}"
+            rb"\begin{document}\section{S}\gls{llm} and \glspl{llm}; \acrfull{llm}. Value: \input{v}."
+            b"\n\\begin{Highlighting}[]\n\\NormalTok{x }\\OperatorTok{=}\\NormalTok{ }\\StringTok{\"a\\textbackslash{}n\"}"
+            b"\n\\end{Highlighting}\n\\end{document}")
+    path = tmp_path / "p.tar.gz"
+    path.write_bytes(tar_bytes({"ms.tex": main, "v.tex": rb"42\endinput ignored"}))
+    docs, _ = read(path)
+    assert docs[0]["text"] == ("## S\n\nLLM and LLMs; large language model (LLM). Value: 42.\n\n"
+                               '```\nx = "a\\n"\n```')
