@@ -12,6 +12,14 @@ from collections import Counter
 from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+
+class Strict(BaseModel):
+    """The base of every options model (reader options, recipe sections, filter steps): unknown keys
+    are refused (a typo must not silently do nothing) and the values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 DOCUMENT_SCHEMA = pa.schema(
     [

@@ -16,7 +16,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from corpora import Strict
 from pipelines.filters.text_stats import WordSplitter
+from pipelines.filters.unit import WEB, DocumentScores, Filter, columns_named
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -66,3 +72,61 @@ def c4_features(text: str, splitter: WordSplitter, options: dict[str, Any]) -> t
     scores = {"c4_num_lines": len(lines), "c4_num_kept_lines": len(kept), "c4_num_sentences": num_sentences,
               "c4_lorem_ipsum_line": lorem_line, "c4_curly_bracket_line": curly_line}
     return scores, "\n".join(kept).strip(), num_words
+
+
+class C4Config(Strict):
+    """C4 line rules. Defaults = datatrove's C4QualityFilter as FineWeb runs it
+    (`filter_no_terminal_punct=False`, min 3 words per line, min 5 sentences). The TFDS C4 code
+    uses the other constants: `min_words_per_line: 5`, `min_num_sentences: 3`,
+    `filter_no_terminal_punct: true`."""
+
+    enabled: bool = True
+    remove_citations: bool = True
+    filter_no_terminal_punct: bool = False
+    min_words_per_line: int = 3
+    max_word_length: int = 1000
+    filter_javascript: bool = True
+    filter_policy: bool = True
+    min_num_sentences: int = 5
+    filter_lorem_ipsum: bool = True
+    filter_curly_bracket: bool = True
+    replace_text: bool = Field(
+        False, description="write the C4-cleaned text (kept lines only) into `text`, as FineWeb's output")
+
+
+def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
+    doc.scored_text = None  # stays None if C4 raises: FineWeb then has nothing to score
+    scores, kept_text, kept_words = c4_features(doc.text, doc.words, options)
+    if options["replace_text"]:
+        doc.out_text = kept_text
+    if doc.steps.get("fineweb", {}).get("after_c4"):
+        doc.scored_text, doc.scored_num_words = kept_text, kept_words
+    else:
+        doc.scored_text, doc.scored_num_words = doc.text, len(doc.word_ids)
+    return scores
+
+
+def rules(d, options: dict[str, Any]) -> None:
+    lorem = d.column("c4_lorem_ipsum_line", -1)
+    curly = d.column("c4_curly_bracket_line", -1)
+    big = np.iinfo(np.int64).max
+    lorem_at = np.where(lorem >= 0, lorem, big) if options["filter_lorem_ipsum"] else np.full(len(lorem), big)
+    curly_at = np.where(curly >= 0, curly, big) if options["filter_curly_bracket"] else np.full(len(curly), big)
+    # datatrove stops at the first such line; on one line, lorem ipsum is checked first
+    d.fail("c4_lorem_ipsum", (lorem_at < big) & (lorem_at <= curly_at))
+    d.fail("c4_curly_bracket", (curly_at < big) & (curly_at < lorem_at))
+    if options["min_num_sentences"] != -1:
+        d.less("c4_too_few_sentences", "c4_num_sentences", options["min_num_sentences"])
+
+
+FILTER = Filter(
+    name="c4", config=C4Config,
+    score_options=("remove_citations", "filter_no_terminal_punct", "min_words_per_line", "max_word_length",
+                   "filter_javascript", "filter_policy", "replace_text"),
+    columns=lambda scores: list(COLUMNS), reasons=("c4_lorem_ipsum", "c4_curly_bracket", "c4_too_few_sentences"),
+    features=features, rules=rules, presence_column="c4_num_sentences", decision_rank=50,
+    column_types={name: pa.int64() for name in COLUMNS}, profiles=(WEB,), needs_words=True,
+    deciding_columns=columns_named({"c4_lorem_ipsum": "c4_lorem_ipsum_line",
+                                    "c4_curly_bracket": "c4_curly_bracket_line",
+                                    "c4_too_few_sentences": "c4_num_sentences"}),
+)

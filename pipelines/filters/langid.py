@@ -24,6 +24,14 @@ import urllib.request
 import zipfile
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from corpora import Strict
+from pipelines.filters.unit import CURATED, WEB, DocumentScores, Filter
 
 ENV_VAR = "CORPUSMILL_LID_MODEL"
 CACHE_ENV_VAR = "CORPUSMILL_CACHE_DIR"
@@ -149,6 +157,87 @@ def target_score(langs: list[str], scores: list[float], languages, meta_language
     if targets == [None]:
         return None
     return max((s for lang, s in zip(langs, scores) if lang in targets), default=0.0)
+
+
+class LidConfig(Strict):
+    """fastText lid.176 language id. Kept when the score of a target language > threshold
+    (strictly, as datatrove's LanguageFilter)."""
+
+    enabled: bool = True
+    languages: list[str] | Literal["meta"] | None = Field(
+        default_factory=lambda: ["en"],
+        description="target languages; 'meta': the document's meta `language` (Wikipedia dumps); "
+        "null: any language (only the score counts)")
+    threshold: float = Field(0.65, ge=0, le=1)
+    model_path: str | None = Field(None, description="lid.176.bin/.ftz; default: see langid.resolve_model_path")
+    top_k: int = Field(3, ge=1, le=176, description="labels stored per document (exact decisions for thresholds >= 1/(top_k+1))")
+    quality_gate: float | None = Field(
+        0.2, ge=0, le=1,
+        description="score Gopher/C4/FineWeb only for documents whose target-language score is >= this "
+        "(they never reach those rules while threshold >= gate; most of a multilingual crawl is skipped). "
+        "null: score every document. A threshold below the gate, or other languages, need a new annotate")
+
+
+def _prepare(texts: list[str], urls, options: dict[str, Any], words) -> list:
+    return predict(load_model(resolve_model_path(options["model_path"])), texts, options["top_k"])
+
+
+def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
+    result = doc.batch["lid"][doc.index]
+    if isinstance(result, Exception):
+        raise result
+    langs, scores = result
+    if options["quality_gate"] is not None:
+        score = target_score(langs, scores, options["languages"], doc.meta_language)
+        doc.gated = score is not None and score < options["quality_gate"]
+    return {"lid_lang": langs[0] if langs else None, "lid_score": scores[0] if scores else 0.0,
+            "lid_top_langs": langs, "lid_top_scores": scores, "lid_meta_language": doc.meta_language,
+            "lid_gated": doc.gated}
+
+
+def rules(d, options: dict[str, Any]) -> None:
+    threshold, languages = options["threshold"], options["languages"]
+    top_langs = d.table.column("lid_top_langs").to_pylist()
+    top_scores = d.table.column("lid_top_scores").to_pylist()
+    metas = d.table.column("lid_meta_language").to_pylist()
+    reasons = np.full(len(top_langs), None, dtype=object)
+    for i, (langs, scores) in enumerate(zip(top_langs, top_scores)):
+        if langs is None:
+            continue  # LID raised: already an error reason
+        if languages is None:
+            if not (scores and scores[0] > threshold):
+                reasons[i] = "lid_low_score"
+            continue
+        score = target_score(langs, scores, languages, metas[i])
+        if score is None or score > threshold:
+            continue  # (None: no language in meta, nothing to check against)
+        targets = [metas[i]] if languages == "meta" else languages
+        reasons[i] = "lid_low_score" if langs and langs[0] in targets else "lid_wrong_language"
+    d.fail(reasons, reasons != None)  # noqa: E711
+
+
+def _score_settings(dumped: dict[str, Any]) -> dict[str, Any]:
+    scores = {key: dumped[key] for key in ("model_path", "top_k", "quality_gate")}
+    if dumped["quality_gate"] is not None:
+        scores["languages"] = dumped["languages"]  # the gate compares with the target languages
+    return scores
+
+
+COLUMNS = ["lid_lang", "lid_score", "lid_top_langs", "lid_top_scores", "lid_meta_language", "lid_gated"]
+FILTER = Filter(
+    name="lid", config=LidConfig, score_options=("model_path", "top_k", "quality_gate"),
+    columns=lambda scores: list(COLUMNS), reasons=("lid_wrong_language", "lid_low_score"),
+    features=features, rules=rules, presence_column="lid_top_langs", decision_rank=20,
+    column_types={"lid_lang": pa.string(), "lid_score": pa.float64(), "lid_top_langs": pa.list_(pa.string()),
+                  "lid_top_scores": pa.list_(pa.float64()), "lid_meta_language": pa.string(),
+                  "lid_gated": pa.bool_()},
+    profiles=(WEB, CURATED),
+    # Curated prose (Wikipedia, books) is checked against the language its metadata names.
+    profile_options={CURATED: {"languages": "meta"}},
+    prepare=_prepare,
+    deciding_columns=lambda reason: list(COLUMNS[:5]) if reason.startswith("lid_") else None,
+    score_settings=_score_settings,
+)
 
 
 if __name__ == "__main__":

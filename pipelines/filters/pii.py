@@ -10,6 +10,12 @@ import ipaddress
 import re
 from typing import Any
 
+import pyarrow as pa
+from pydantic import Field
+
+from corpora import Strict
+from pipelines.filters.unit import DocumentScores, Filter
+
 EMAIL = re.compile(
     r"\b[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:(?:[A-Za-z0-9](?:["
     r"A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?|\[(?:(?:25[0-5]|2[0-4][0-9]|["
@@ -83,3 +89,31 @@ def _is_ip(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+class PiiConfig(Strict):
+    """E-mail and IP address scrubbing (datatrove's PIIFormatter regexes and replacements; the
+    replacement cycle restarts in every document so output does not depend on batching)."""
+
+    enabled: bool = True
+    remove_emails: bool = True
+    remove_ips: bool = True
+    only_remove_public_ips: bool = True
+    email_replacement: list[str] = Field(
+        default_factory=lambda: ["email@example.com", "firstname.lastname@example.org"], min_length=1)
+    ip_replacement: list[str] = Field(
+        default_factory=lambda: ["22.214.171.124", "126.96.36.199", "188.8.131.52",
+                                 "184.108.40.206", "220.127.116.11", "18.104.22.168"], min_length=1)
+
+
+def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
+    doc.out_text, num_replaced = scrub(doc.out_text, options)
+    return {"pii_num_replaced": num_replaced}
+
+
+FILTER = Filter(
+    name="pii", config=PiiConfig,
+    score_options=("remove_emails", "remove_ips", "only_remove_public_ips", "email_replacement", "ip_replacement"),
+    columns=lambda scores: ["pii_num_replaced"], reasons=(), features=features, rules=None,
+    column_types={"pii_num_replaced": pa.int32()},
+)

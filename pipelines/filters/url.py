@@ -30,9 +30,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
+from pydantic import Field
 
+from corpora import Strict
 from pipelines.filters.langid import cache_dir
+from pipelines.filters.unit import WEB, DocumentScores, Filter, columns_named
 
 COLUMNS = ["url_blocked_domain", "url_blocked_url", "url_banned_word", "url_num_soft_banned_words",
            "url_banned_subword"]
@@ -183,3 +188,58 @@ def url_features(url: str | None, lists: UrlLists) -> dict[str, Any]:
         "url_num_soft_banned_words": sum(1 for w in url_words if w in lists.soft_banned_words),
         "url_banned_subword": subword.group(0) if subword else None,
     }
+
+
+class UrlConfig(Strict):
+    """Blocked domains / URLs / words, as datatrove's URLFilter (UT1 lists)."""
+
+    enabled: bool = True
+    use_datatrove_lists: bool = Field(True, description="load the UT1 lists bundled with datatrove when it is installed")
+    blocklist_paths: list[str] = Field(default_factory=list, description="extra files, one domain or URL per line")
+    extra_domains: list[str] = Field(default_factory=list)
+    banned_words: list[str] = Field(default_factory=list, description="added to datatrove's banned_words.txt")
+    soft_banned_words: list[str] = Field(default_factory=list)
+    banned_subwords: list[str] = Field(default_factory=list)
+    soft_word_threshold: int = Field(2, ge=1)
+    check_domains: bool = True
+    check_urls: bool = True
+    check_banned_words: bool = True
+    check_soft_banned_words: bool = True
+    check_banned_subwords: bool = True
+
+
+def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
+    return url_features(doc.url, doc.batch["url"])
+
+
+def rules(d, options: dict[str, Any]) -> None:
+    if options["check_domains"]:
+        d.fail("url_blocked_domain", d.column("url_blocked_domain", False).astype(bool))
+    if options["check_urls"]:
+        d.fail("url_blocked_url", d.column("url_blocked_url", False).astype(bool))
+    if options["check_banned_words"]:
+        d.fail("url_hard_blacklisted", ~pc.is_null(d.table.column("url_banned_word")).to_numpy(zero_copy_only=False))
+    if options["check_soft_banned_words"]:
+        d.fail("url_soft_blacklisted", d.column("url_num_soft_banned_words", 0) >= options["soft_word_threshold"])
+    if options["check_banned_subwords"]:
+        d.fail("url_blacklisted_subword",
+               ~pc.is_null(d.table.column("url_banned_subword")).to_numpy(zero_copy_only=False))
+
+
+FILTER = Filter(
+    name="url", config=UrlConfig,
+    score_options=("use_datatrove_lists", "blocklist_paths", "extra_domains", "banned_words",
+                   "soft_banned_words", "banned_subwords"),
+    columns=lambda scores: list(COLUMNS),
+    reasons=("url_blocked_domain", "url_blocked_url", "url_hard_blacklisted", "url_soft_blacklisted",
+             "url_blacklisted_subword"),
+    features=features, rules=rules, presence_column="url_blocked_domain", decision_rank=10,
+    column_types={"url_blocked_domain": pa.bool_(), "url_blocked_url": pa.bool_(), "url_banned_word": pa.string(),
+                  "url_num_soft_banned_words": pa.int32(), "url_banned_subword": pa.string()},
+    profiles=(WEB,),
+    prepare=lambda texts, urls, options, words: load_lists(options),
+    deciding_columns=columns_named({
+        "url_blocked_domain": "url_blocked_domain", "url_blocked_url": "url_blocked_url",
+        "url_hard_blacklisted": "url_banned_word", "url_soft_blacklisted": "url_num_soft_banned_words",
+        "url_blacklisted_subword": "url_banned_subword"}),
+)

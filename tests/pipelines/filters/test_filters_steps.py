@@ -102,7 +102,8 @@ def test_url_rules_with_user_lists(tmp_path: Path):
 @pytest.mark.shared_data
 def test_datatrove_ut1_list_blocks_a_listed_domain_and_its_subdomains():
     from pipelines.filters import url
-    from pipelines.filters.config import SCORE_OPTIONS, UrlConfig
+    from pipelines.filters.config import SCORE_OPTIONS
+    from pipelines.filters.url import UrlConfig
 
     options = {k: v for k, v in UrlConfig().model_dump().items() if k in SCORE_OPTIONS["url"]}
     lists = url.load_lists(options)
@@ -201,13 +202,13 @@ def test_known_difference_duplicated_ngrams_are_compared_as_word_tuples():
     import numpy as np
     from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate
 
-    from pipelines.filters import gopher
+    from pipelines.filters import gopher_repetition
     from pipelines.filters.text_stats import splitter
 
     words = splitter("spacy_en")
     for text, same in ((EDGE_TEXTS[-1], False), (REPEATED, True)):
         ids = np.asarray(words.word_ids(text), dtype=np.int64)
-        ours = gopher.repetition_features(text, ids, words.vocab, {"top_n_grams": [], "dup_n_grams": [5]})
+        ours = gopher_repetition.repetition_features(text, ids, words.vocab, {"top_n_grams": [], "dup_n_grams": [5]})
         theirs = find_all_duplicate(words.words(text), 5) / len(text)
         assert (ours["gopher_rep_dup_5_gram_char_frac"] == theirs) is same
     assert round(theirs, 4) == round(ours["gopher_rep_dup_5_gram_char_frac"], 4)

@@ -1,7 +1,7 @@
-"""Gopher repetition and quality rules (Rae et al. 2021, table A1), as datatrove 0.10.1 runs them.
+"""Gopher repetition rules (Rae et al. 2021, table A1), as datatrove 0.10.1's GopherRepetitionFilter.
 
-Scores are computed once per document; `*_reasons` turn stored scores into datatrove's first
-failing rule. The features are datatrove's, computed faster:
+Scores are computed once per document; `rules` turn stored scores into datatrove's first failing
+rule. The features are datatrove's, computed faster:
   * n-grams are compared as tuples of token ids (numpy) instead of joined strings. datatrove joins
     the words of its duplicated n-grams WITHOUT a separator, so "ab c" and "a bc" count as the same
     5-gram there and not here; with the same words this needs the same characters split
@@ -14,8 +14,12 @@ import re
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+from pydantic import Field, field_validator
 
+from corpora import Strict
 from pipelines.filters.text_stats import TokenVocab
+from pipelines.filters.unit import WEB, DocumentScores, Filter
 
 _PARAGRAPHS = re.compile(r"\n{2,}")
 _LINES = re.compile(r"\n+")
@@ -142,14 +146,14 @@ def repetition_features(text: str, ids: np.ndarray, vocab: TokenVocab, scores: d
     return out
 
 
-def repetition_columns(scores: dict[str, Any]) -> list[str]:
+def columns(scores: dict[str, Any]) -> list[str]:
     return ["gopher_rep_empty", "gopher_rep_dup_para_frac", "gopher_rep_dup_para_char_frac",
             "gopher_rep_dup_line_frac", "gopher_rep_dup_line_char_frac",
             *(f"gopher_rep_top_{n}_gram_frac" for n in scores["top_n_grams"]),
             *(f"gopher_rep_dup_{n}_gram_char_frac" for n in scores["dup_n_grams"])]
 
 
-def repetition_rules(options: dict[str, Any]) -> list[tuple[str, str, float | None]]:
+def rule_limits(options: dict[str, Any]) -> list[tuple[str, str, float | None]]:
     """(reason, column, max allowed) in datatrove's order; a doc fails when value > max."""
     rules = [("gopher_rep_dup_para_frac", "gopher_rep_dup_para_frac", options["dup_para_frac"]),
              ("gopher_rep_dup_para_char_frac", "gopher_rep_dup_para_char_frac", options["dup_para_char_frac"]),
@@ -163,49 +167,62 @@ def repetition_rules(options: dict[str, Any]) -> list[tuple[str, str, float | No
     return [rule for rule in rules if rule[2]]
 
 
-def quality_features(text: str, ids: np.ndarray, vocab: TokenVocab, stop_word_ids: set[int]) -> dict[str, Any]:
-    """Gopher quality statistics of one document (datatrove's GopherQualityFilter)."""
-    flags = vocab.flags[ids]
-    lengths = vocab.lengths[ids]
-    non_symbol = (flags & TokenVocab.FLAG_NON_SYMBOL) != 0
-    num_words = len(ids)
-    num_non_symbol = int(non_symbol.sum())
-    lines = text.splitlines()
-    num_lines = len(lines)
-    out: dict[str, Any] = {
-        "gopher_num_words": num_non_symbol,
-        "gopher_avg_word_length": float(lengths[non_symbol].mean()) if num_non_symbol else float("nan"),
-        "gopher_hash_word_ratio": text.count("#") / num_words if num_words else None,
-        "gopher_ellipsis_word_ratio": (text.count("...") + text.count("…")) / num_words if num_words else None,
-        "gopher_bullet_lines_ratio": (
-            sum(1 for line in lines if line.lstrip().startswith(("•", "-"))) / num_lines if num_lines else None),
-        "gopher_end_ellipsis_lines_ratio": (
-            sum(1 for line in lines if line.rstrip().endswith(("...", "…"))) / num_lines if num_lines else None),
-        "gopher_alpha_words_ratio": (
-            int(((flags & TokenVocab.FLAG_ALPHA) != 0).sum()) / num_words if num_words else None),
-        "gopher_num_stop_words": len(stop_word_ids.intersection(ids.tolist())) if stop_word_ids else 0,
-    }
-    return out
 
 
-QUALITY_COLUMNS = ["gopher_num_words", "gopher_avg_word_length", "gopher_hash_word_ratio",
-                   "gopher_ellipsis_word_ratio", "gopher_bullet_lines_ratio",
-                   "gopher_end_ellipsis_lines_ratio", "gopher_alpha_words_ratio", "gopher_num_stop_words"]
+class GopherRepetitionConfig(Strict):
+    """Gopher (Rae et al. 2021, table A1) repetition rules; a rule is off when its value is null."""
+
+    enabled: bool = True
+    dup_para_frac: float | None = 0.3
+    dup_para_char_frac: float | None = 0.2
+    dup_line_frac: float | None = 0.3
+    dup_line_char_frac: float | None = 0.2
+    top_n_grams: dict[int, float] = Field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
+    dup_n_grams: dict[int, float] = Field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+
+    @field_validator("top_n_grams", "dup_n_grams")
+    @classmethod
+    def _n_positive(cls, value: dict[int, float]) -> dict[int, float]:
+        if any(n < 1 for n in value):
+            raise ValueError("n-gram sizes must be >= 1")
+        return dict(sorted(value.items()))
 
 
-def quality_rules(options: dict[str, Any]) -> list[tuple[str, str, str, float | None]]:
-    """(reason, column, comparison, limit) in datatrove's order: 'lt' fails when value < limit."""
-    ratio = options["max_symbol_word_ratio"]
-    rules = [
-        ("gopher_short_doc", "gopher_num_words", "lt", options["min_doc_words"]),
-        ("gopher_long_doc", "gopher_num_words", "gt", options["max_doc_words"]),
-        ("gopher_below_avg_threshold", "gopher_avg_word_length", "lt", options["min_avg_word_length"]),
-        ("gopher_above_avg_threshold", "gopher_avg_word_length", "gt", options["max_avg_word_length"]),
-        ("gopher_too_many_hashes", "gopher_hash_word_ratio", "gt", ratio),
-        ("gopher_too_many_ellipsis", "gopher_ellipsis_word_ratio", "gt", ratio),
-        ("gopher_too_many_bullets", "gopher_bullet_lines_ratio", "gt", options["max_bullet_lines_ratio"]),
-        ("gopher_too_many_end_ellipsis", "gopher_end_ellipsis_lines_ratio", "gt", options["max_ellipsis_lines_ratio"]),
-        ("gopher_below_alpha_threshold", "gopher_alpha_words_ratio", "lt", options["max_non_alpha_words_ratio"]),
-        ("gopher_enough_stop_words", "gopher_num_stop_words", "lt", options["min_stop_words"]),
-    ]
-    return [rule for rule in rules if rule[3]]
+def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
+    return repetition_features(doc.text, doc.word_ids, doc.words.vocab, options)
+
+
+def rules(d, options: dict[str, Any]) -> None:
+    d.fail("gopher_rep_empty", d.column("gopher_rep_empty", False).astype(bool))
+    for code, name, limit in rule_limits(options):
+        d.greater(code, name, limit)
+
+
+def deciding_columns(reason: str) -> list[str] | None:
+    if reason.startswith("gopher_rep_top_"):
+        return [reason + "_frac"]
+    if reason.startswith("gopher_rep_duplicated_"):
+        n = reason.removeprefix("gopher_rep_duplicated_").removesuffix("_n_grams")
+        return [f"gopher_rep_dup_{n}_gram_char_frac"]
+    if reason.startswith("gopher_rep_"):
+        return [reason]  # the column has the reason's name
+    return None
+
+
+def _score_settings(dumped: dict[str, Any]) -> dict[str, Any]:
+    # only the n's (keys) change scores; the fractions are thresholds
+    return {key: sorted(int(n) for n in dumped[key]) for key in ("top_n_grams", "dup_n_grams")}
+
+
+FILTER = Filter(
+    name="gopher_repetition", config=GopherRepetitionConfig, score_options=("top_n_grams", "dup_n_grams"),
+    columns=columns,
+    reasons=("gopher_rep_empty", "gopher_rep_dup_para_frac", "gopher_rep_dup_para_char_frac",
+             "gopher_rep_dup_line_frac", "gopher_rep_dup_line_char_frac", "gopher_rep_top_<n>_gram",
+             "gopher_rep_duplicated_<n>_n_grams"),
+    features=features, rules=rules, presence_column="gopher_rep_empty", decision_rank=30,
+    column_types={"gopher_rep_empty": pa.bool_()}, profiles=(WEB,), needs_words=True,
+    deciding_columns=deciding_columns, score_settings=_score_settings,
+    threshold_settings=lambda dumped: dict(dumped),  # the n-gram dicts are thresholds too
+)
