@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,8 +113,11 @@ def write_shard(
     header: ShardHeader,
     *,
     relative_to: str | os.PathLike | None = None,
+    fs=None,
 ) -> ShardInfo:
     """Write one shard atomically (temp name, then rename) and return its manifest entry.
+
+    `fs`: an fsspec filesystem to write `path` on (an object store); default the local disk.
 
     `documents` are token id arrays that already end with EOS.
     """
@@ -143,20 +147,33 @@ def write_shard(
         ],
         schema=schema,
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-        writer.write_table(table)
-    os.replace(tmp, path)
+    if fs is None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+            writer.write_table(table)
+        os.replace(tmp, path)
+        sha256 = file_sha256(path)
+    else:  # any fsspec filesystem: the whole file in memory (one shard), one PUT, then a rename
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, schema) as writer:
+            writer.write_table(table)
+        data = sink.getvalue().to_pybytes()
+        sha256 = hashlib.sha256(data).hexdigest()
+        path = str(path)
+        tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+        fs.makedirs(os.path.dirname(path), exist_ok=True)
+        fs.pipe_file(tmp, data)
+        fs.mv(tmp, path)
 
     tokens_per_source: Counter[str] = Counter()
     for source, length in zip(sources, lengths.tolist()):
         tokens_per_source[source] += length
-    rel = os.path.relpath(path, relative_to) if relative_to is not None else path.name
+    rel = os.path.relpath(path, relative_to) if relative_to is not None else os.path.basename(path)
     return ShardInfo(
         path=rel,
-        sha256=file_sha256(path),
+        sha256=sha256,
         num_docs=len(documents),
         num_tokens=int(offsets[-1]),
         tokens_per_source=dict(tokens_per_source),

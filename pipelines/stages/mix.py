@@ -1,34 +1,56 @@
 """mix: tokenized parts of every source -> shards/{train,val}-<n>.arrow + shards/manifest.json.
 
-The stage that turns the corpus into training shards: it plans the mixture (token-budget weights,
-epochs per source, pipelines.mixture) and writes the shards (pipelines.shard_assembly). One task
-for the whole mixture: the plan needs every source's token count, and the shuffle is across
-sources. It holds a document index (a few ints per document) in memory, not the tokens.
+Three phases (pipelines/mix_scatter.py has the steps, and why the output does not depend on the
+number of tasks):
+  mix-plan     one task: validation hold-out, mixture plan, selection, shuffle, shard cuts (it
+               reads each part's `num_tokens` column only) -> mix-staging/select/*, plan.json
+  mix-scatter  one task per tokenized part: its selected copies -> one file per receiving shard
+  mix          one task per shard: gather, order, write shards/<split>-<n>.arrow
+then the driver writes shards/tokenizer.json and, last, shards/manifest.json from the per-shard
+records, and removes the scattered copies (the plan and selection lists stay, small, for resume). All through fsspec: the run directory may be on S3.
 """
 from __future__ import annotations
 
+from pipelines.mix_scatter import (SPLITS, finish_manifest, plan_shards, read_plan, scatter_part,
+                                   write_planned_shard)
 from pipelines.mixture import MixConfig
 from pipelines.rundir import RunDir
-from pipelines.shard_assembly import build_shards
-from pipelines.stage import BuildContext, Stage, TaskSpec, part_path
+from pipelines.stage import BuildContext, Phase, Stage, TaskSpec, part_path
+from tokenization.manifest import MANIFEST_NAME
+from tokenization.shards import ShardInfo
 from tokenization.tokenizer import tokenizer_spec
 
+STAGING = "mix-staging"
+SHARDS = "shards"
 
-def mix_task(run_url: str, payload: dict) -> dict:
+
+def plan_task(run_url: str, payload: dict) -> dict:
     run = RunDir(run_url)
-    config = MixConfig.model_validate(payload["mix"])
-    spec = tokenizer_spec(payload["tokenizer"])
-    parts = {source: [run.local_path(p) for p in paths] for source, paths in payload["parts"].items()}
-    manifest = build_shards(parts, config, spec, run.local_path("shards"))
-    totals = manifest.totals()
-    return {
-        "source": "_all",
-        "num_docs_out": totals.get("train", {}).get("num_docs", 0) + totals.get("val", {}).get("num_docs", 0),
-        "num_tokens_train": totals.get("train", {}).get("num_tokens", 0),
-        "num_tokens_val": totals.get("val", {}).get("num_tokens", 0),
-        "num_shards": sum(len(v) for v in manifest.splits.values()),
-        "warnings": manifest.mixture.get("warnings", []),
-    }
+    if run.exists(f"{SHARDS}/{MANIFEST_NAME}"):  # an old manifest must not describe half-rewritten shards
+        run.fs.rm(run.path(SHARDS, MANIFEST_NAME))
+    if run.exists(STAGING):
+        run.fs.rm(run.path(STAGING), recursive=True)
+    parts = {source: [run.path(p) for p in paths] for source, paths in payload["parts"].items()}
+    plan = plan_shards(run.fs, parts, MixConfig.model_validate(payload["mix"]),
+                       tokenizer_spec(payload["tokenizer"]), run.path(STAGING))
+    return {"source": "_all", "num_parts": len(plan["parts"]),
+            "num_shards": sum(len(plan["cuts"][s]) for s in SPLITS)}
+
+
+def scatter_task(run_url: str, payload: dict) -> dict:
+    run = RunDir(run_url)
+    plan = read_plan(run.fs, run.path(STAGING))
+    copies = scatter_part(run.fs, run.path(STAGING), payload["part"], plan, tokenizer_spec(payload["tokenizer"]))
+    return {"source": payload["source"], "num_docs_out": copies}
+
+
+def shard_task(run_url: str, payload: dict) -> dict:
+    run = RunDir(run_url)
+    plan = read_plan(run.fs, run.path(STAGING))
+    info = write_planned_shard(run.fs, run.path(STAGING), run.path(SHARDS), payload["split"], payload["shard"],
+                               plan, tokenizer_spec(payload["tokenizer"]))
+    return {"source": "_all", "split": payload["split"], "shard_info": info.to_json(),
+            "num_docs_out": info.num_docs, f"num_tokens_{payload['split']}": info.num_tokens, "num_shards": 1}
 
 
 class MixStage(Stage):
@@ -36,9 +58,8 @@ class MixStage(Stage):
     reads = "tokenize"
     section = "mix"
     config_model = MixConfig
-    worker = staticmethod(mix_task)
 
-    def plan(self, ctx: BuildContext) -> list[TaskSpec]:
+    def _plan_payload(self, ctx: BuildContext) -> dict:
         previous = ctx.input_of(self)
         config = ctx.config(self)
         if "seed" not in config.model_fields_set:
@@ -47,7 +68,42 @@ class MixStage(Stage):
         for task in previous.tasks:
             parts.setdefault(task.payload["source"], []).append(
                 part_path(previous.stage, task.payload["source"], task.task_id))
-        payload = {"task_id": "shards", "source": "_all", "kind": "mix", "mix": config.model_dump(mode="json"),
-                   "tokenizer": previous.tasks[0].payload["tokenizer"] if previous.tasks else None,
-                   "parts": parts, "upstream": [t.fingerprint for t in previous.tasks]}
-        return [TaskSpec("shards", payload)]
+        return {"task_id": "plan", "source": "_all", "kind": "mix", "mix": config.model_dump(mode="json"),
+                "tokenizer": previous.tasks[0].payload["tokenizer"] if previous.tasks else None,
+                "parts": parts, "upstream": [t.fingerprint for t in previous.tasks]}
+
+    def phases(self, ctx: BuildContext) -> list[Phase]:
+        return [Phase("mix-plan", lambda c: [TaskSpec("plan", self._plan_payload(c))], plan_task),
+                Phase("mix-scatter", self._scatter_tasks, scatter_task),
+                Phase(self.name, self._shard_tasks, shard_task)]
+
+    def _scatter_tasks(self, ctx: BuildContext) -> list[TaskSpec]:
+        planned = ctx.results["mix-plan"].tasks[0]
+        plan = read_plan(ctx.run.fs, ctx.run.path(STAGING))
+        return [TaskSpec(f"{number:05d}", {"part": number, "source": part["source"],
+                                           "tokenizer": planned.payload["tokenizer"], "upstream": planned.fingerprint})
+                for number, part in enumerate(plan["parts"])]
+
+    def _shard_tasks(self, ctx: BuildContext) -> list[TaskSpec]:
+        planned = ctx.results["mix-plan"].tasks[0]
+        plan = read_plan(ctx.run.fs, ctx.run.path(STAGING))
+        return [TaskSpec(f"{split}-{n:05d}", {"split": split, "shard": n, "source": "_all",
+                                              "tokenizer": planned.payload["tokenizer"],
+                                              "upstream": planned.fingerprint})
+                for split in SPLITS for n in range(len(plan["cuts"][split]))]
+
+    def finish(self, ctx: BuildContext) -> None:
+        result = ctx.results[self.name]
+        planned = ctx.results["mix-plan"].tasks[0]
+        plan = read_plan(ctx.run.fs, ctx.run.path(STAGING))
+        order = {task.task_id: i for i, task in enumerate(result.tasks)}
+        shards = {split: [] for split in SPLITS}
+        for stats in sorted(result.stats, key=lambda s: order[s["task"]]):
+            shards[stats["split"]].append(ShardInfo(**stats["shard_info"]))
+        manifest = finish_manifest(ctx.run.fs, ctx.run.path(SHARDS), plan, shards,
+                                   tokenizer_spec(planned.payload["tokenizer"]))
+        scattered = ctx.run.path(STAGING, "scatter")  # a copy of the selected tokens: not kept
+        if ctx.run.fs.exists(scattered):
+            ctx.run.fs.rm(scattered, recursive=True)
+        for warning in manifest.mixture.get("warnings", []):
+            ctx.console.print(f"[yellow]mix: {warning}[/yellow]")

@@ -159,7 +159,7 @@ def test_demo_starts_ray_quietly(demo_run):
     # Progress labels share one width, so `tokenizer-sample` does not shift its bar.
     bars = [line for line in done.stderr.splitlines() if re.match(r"^[a-z-]+ +━", line)]
     assert [line.split()[0] for line in bars] == ["extract", "annotate", "filter", "tokenizer-sample",
-                                                  "tokenize", "mix"]
+                                                  "tokenize", "mix-plan", "mix-scatter", "mix"]
     assert len({line.index("━") for line in bars}) == 1, bars
 
 
@@ -167,7 +167,8 @@ def test_demo_run_json_lists_the_tokenizer_sample_phase(demo_run):
     run, _ = demo_run
     stats = json.loads((run / "run.json").read_text())["stages"]
     # the tokenizer stage's sample phase is a stage run like the others (the training has no tasks)
-    assert set(stats) == {"extract", "annotate", "filter", "tokenizer-sample", "tokenize", "mix"}
+    assert set(stats) == {"extract", "annotate", "filter", "tokenizer-sample", "tokenize",
+                          "mix-plan", "mix-scatter", "mix"}
     sampled = sorted(p.name for p in (run / "tokenizer-sample").rglob("part-*.parquet"))
     assert len(sampled) == stats["filter"]["tasks_executed"]  # one sample part per kept part
     assert stats["tokenizer-sample"]["tasks_executed"] == stats["filter"]["tasks_executed"]
