@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.recipe import ResolvedRecipe, load_recipe
+from pipelines.report import write_report
 from pipelines.run_lock import RunLock
 from pipelines.rundir import RunDir
 from pipelines.runner import Runner
@@ -154,6 +155,7 @@ def _build_holding_lock(resolved: ResolvedRecipe, *, address: str | None = None,
                              "seconds": round(r.seconds, 3)} for r in results},
     })
     print_summary(console, results, summary)
+    write_report(run.url, console)  # report/report.html + report.json, and its terminal summary
     return BuildResult(run.url, results)
 
 

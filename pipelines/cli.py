@@ -72,6 +72,20 @@ def _export_megatron(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from pipelines.report import write_report
+
+    files = write_report(args.run, Console())
+    Console(stderr=True).print(f"report written to {files.html_path} and {files.json_path}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from pipelines.report.plan_command import run_plan
+
+    return run_plan(args, Console())
+
+
 def _train(args: argparse.Namespace, rest: list[str]) -> int:
     from train.cli import main as train_main
 
@@ -125,6 +139,22 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("out", help="output prefix: writes OUT.bin and OUT.idx")
     e.add_argument("--split", default="train")
     e.set_defaults(fn=_export_megatron)
+
+    p = sub.add_parser("report", help="write RUN/report/report.html and report.json; print a summary")
+    p.add_argument("run", help="run directory (works while a build runs: sections appear as stages finish)")
+    p.set_defaults(fn=_report)
+
+    p = sub.add_parser("plan", help="model size, FLOPs, GPU-hours and cost for a token count (Chinchilla, 6ND)")
+    p.add_argument("--tokens", help="training tokens D, e.g. 1.4T, 300B, 3e11")
+    p.add_argument("--run", help="take D from a run's report (its shards' train tokens)")
+    p.add_argument("--gpu", default="h100", help="a100, h100, h100-pcie, h200, gh200, b200, v100 (default h100)")
+    p.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation, fraction of peak (default 0.4)")
+    p.add_argument("--price-per-hour", type=float, help="dollars per GPU-hour")
+    p.add_argument("--model-params", help="cost this N on the tokens (e.g. 7B) besides Chinchilla's N")
+    p.add_argument("--budget-usd", type=float, help="converse: N and D this many dollars buy")
+    p.add_argument("--gpu-hours", type=float, help="converse: N and D this many GPU-hours buy")
+    p.add_argument("--known", action="store_true", help="print BERT, GPT-2, GPT-3, Chinchilla, PaLM, LLaMA")
+    p.set_defaults(fn=_plan)
 
     p = sub.add_parser("train", help="train a model on a run's shards (see `corpusmill train --help`)",
                        add_help=False)

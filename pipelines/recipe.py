@@ -170,7 +170,9 @@ class ResolvedRecipe:
             source["options"] = self.reader_options[source["name"]].model_dump(mode="json")
             source["inputs"] = [f.path for f in self.inputs[source["name"]]]
         for key, model in self.sections.items():
-            data[key] = model.model_dump(mode="json") if model is not None else None
+            # only the keys the recipe set: a filter default written out would override the per-kind
+            # defaults when this file is read back (LID and web rules turned on for code)
+            data[key] = model.model_dump(mode="json", exclude_unset=True) if model is not None else None
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
