@@ -52,7 +52,10 @@ def collect_report(run_url: str) -> dict:
     mixture = mixture_section(state)
     tokens = corpus_tokens(funnel, mixture)
     info = state.run_info or {}
-    complete = bool(state.stages) and all(s.complete for s in state.stages.values())
+    # finished: the last build wrote run.json and nothing ran since (the stages it lists are complete;
+    # helper stages such as tokenizer-sample or dedup's phases get no merged stats file)
+    built = (state.run_info or {}).get("stages", {})
+    complete = bool(built) and all(state.stages[s].complete for s in built if s in state.stages)
     report = {
         "format_version": FORMAT_VERSION,
         "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -172,7 +172,8 @@ def render_page(report: dict) -> str:
     status = report["status"]
     state = ('<span class="status-finished">finished</span>' if status["finished"] else
              '<span class="status-partial">partial: a build is running or was interrupted</span>')
-    stages = ", ".join(f'{esc(k)} {v["num_tasks_done"]}' for k, v in status["stages"].items())
+    # dedup's phases (dedup.signature, ...) are stages of their own; the header names the main ones
+    stages = ", ".join(f'{esc(k)} {v["num_tasks_done"]}' for k, v in status["stages"].items() if "." not in k)
     planner_data = f"<script>{SCRIPT}</script>"
     if report["planner"]:
         from pipelines.report.planner import HOFFMANN, KAPLAN, TOKENS_PER_PARAM

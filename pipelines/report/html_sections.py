@@ -129,7 +129,7 @@ def planner_html(planner: dict, scale: dict | None) -> str:
     price = request["price_per_hour"]
     options = "".join(f'<option value="{esc(a["key"])}"{" selected" if a["key"] == gpu["key"] else ""}>'
                       f'{esc(a["name"])}</option>' for a in planner["accelerators"])
-    tokens_text = format_count(request["tokens"]) if request["tokens"] >= 1e3 else f'{request["tokens"]:g}'
+    tokens_text = f'{int(request["tokens"]):,}'  # exact: the script recomputes from it
     form = (
         '<form id="plan-form" class="plan" autocomplete="off">'
         f'<label>tokens D<input name="tokens" value="{esc(tokens_text)}"></label>'

@@ -33,10 +33,16 @@ def _choose(state: RunState, paths: list[str], n: int, seed: int) -> list[tuple[
     return best
 
 
-def _document(state: RunState, path: str, row: int, reason: str | None) -> dict:
+def _deciding(stage: str, reason: str | None) -> list[str]:
+    if stage == "dedup":  # the dedup stage names the kept copy and the cluster's size
+        return ["dedup_kept_id", "dedup_cluster_size"]
+    return deciding_columns(reason)
+
+
+def _document(state: RunState, path: str, row: int, reason: str | None, stage: str) -> dict:
     names = pq.read_schema(path, filesystem=state.run.fs).names
-    wanted = [c for c in ("id", "source", "text", "url", "path", "num_chars", "drop_reason", *deciding_columns(reason))
-              if c in names]
+    deciding = _deciding(stage, reason)
+    wanted = [c for c in ("id", "source", "text", "url", "path", "num_chars", "drop_reason", *deciding) if c in names]
     record = pq.read_table(path, filesystem=state.run.fs, columns=wanted).slice(row, 1).to_pylist()[0]
     text = _BLANK_LINES.sub("\n\n", record.get("text") or "")
     return {
@@ -44,7 +50,7 @@ def _document(state: RunState, path: str, row: int, reason: str | None) -> dict:
         "location": record.get("url") or record.get("path"),
         "num_chars": len(record.get("text") or ""),
         "text": text[:MAX_TEXT_CHARS], "truncated": len(text) > MAX_TEXT_CHARS,
-        "deciding": {c: record[c] for c in deciding_columns(reason) if c in record},
+        "deciding": {c: record[c] for c in deciding if c in record},
     }
 
 
@@ -57,14 +63,14 @@ def samples_section(state: RunState, n: int = NUM_SAMPLES) -> dict | None:
             chosen = _choose(state, paths, n, seed)
             if chosen:
                 removed[f"{stage}:{reason}"] = {"stage": stage, "reason": reason,
-                                                "documents": [_document(state, p, r, reason) for _, p, r in chosen]}
+                                                "documents": [_document(state, p, r, reason, stage) for _, p, r in chosen]}
     kept = {}
     stage = state.last_document_stage()
     if stage is not None:
         for source in state.sources:
             chosen = _choose(state, state.part_paths(stage, source), n, seed)
             if chosen:
-                kept[source] = {"stage": stage, "documents": [_document(state, p, r, None) for _, p, r in chosen]}
+                kept[source] = {"stage": stage, "documents": [_document(state, p, r, None, stage) for _, p, r in chosen]}
     if not removed and not kept:
         return None
     return {"seed": seed, "max_chars": MAX_TEXT_CHARS, "removed": removed, "kept": kept}

@@ -21,7 +21,7 @@ STDLIB = Path(sysconfig.get_paths()["stdlib"])
 PACKAGES = sorted(p.name for p in STDLIB.iterdir()
                   if p.is_dir() and (p / "__init__.py").is_file() and p.name not in {"test", "idlelib", "site-packages"})[:24]
 # Files whose bytes legitimately differ between runs: timings and the command line.
-VOLATILE = ("run.json", "_stats/")
+VOLATILE = ("run.json", "_stats/", "report/")  # report/: names the run directory and when it was written
 
 
 def _recipe(tmp_path: Path, name: str) -> Path:

@@ -28,6 +28,7 @@ ARTIFACTS = Path(os.environ.get("CORPUSMILL_TEST_ARTIFACTS", Path(__file__).reso
 class PageVisit:
     url: str
     requests: list[str] = field(default_factory=list)  # every Network.requestWillBeSent URL
+    blocked: dict[str, str] = field(default_factory=dict)  # URL -> Network.loadingFailed blockedReason
     console: list[dict] = field(default_factory=list)  # Runtime.consoleAPICalled: {type, text}
     exceptions: list[str] = field(default_factory=list)  # Runtime.exceptionThrown
     log_entries: list[dict] = field(default_factory=list)  # Log.entryAdded: {level, source, text}
@@ -94,7 +95,9 @@ async def _visit(port: int, browser_path: str, url: str, evaluate: dict[str, str
             await tools.call("Page.navigate", {"url": url}, session)
             await tools.wait_for("Page.loadEventFired")
             for action in actions:  # e.g. typing into a form: run, then let the page react
-                await tools.call("Runtime.evaluate", {"expression": action, "awaitPromise": True}, session)
+                result = await tools.call("Runtime.evaluate", {"expression": action, "awaitPromise": True}, session)
+                if "exceptionDetails" in result:
+                    raise AssertionError(f"{action}: {result['exceptionDetails']}")
             await tools.drain(1.0)  # anything the page would fetch late
             visit = PageVisit(url=url)
             for name, expression in evaluate.items():
@@ -109,10 +112,14 @@ async def _visit(port: int, browser_path: str, url: str, evaluate: dict[str, str
                     "format": "png", "captureBeyondViewport": True,
                     "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}}, session)
                 visit.screenshot = base64.b64decode(shot["data"])
+            urls = {}
             for event in tools.events:
                 method, params = event.get("method"), event.get("params", {})
                 if method == "Network.requestWillBeSent":
                     visit.requests.append(params["request"]["url"])
+                    urls[params["requestId"]] = params["request"]["url"]
+                elif method == "Network.loadingFailed" and params.get("blockedReason"):
+                    visit.blocked[urls.get(params["requestId"], "?")] = params["blockedReason"]
                 elif method == "Runtime.consoleAPICalled":
                     text = " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
                     visit.console.append({"type": params["type"], "text": text})
@@ -176,3 +183,90 @@ def artifacts_dir() -> Path:
     """Where browser tests keep screenshots (CORPUSMILL_TEST_ARTIFACTS, default ./test-artifacts)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# ------------------------------------------------------------------------------------------ a small real build
+
+HOSTILE_KEPT = (
+    "The report shows documents as text, and this note checks it. A page may quote markup such as "
+    "<script>alert('kept')</script> or a closing </div> tag in the middle of a sentence, and the reader "
+    "should see those characters exactly as they were written. The rest of this paragraph is ordinary "
+    "English prose, so that the quality rules keep it. It talks about the weather, about the river that "
+    "runs through the old town, and about the people who walk along it in the evening. They stop at the "
+    "bridge and look at the water. Some of them have done this for many years, and they know every stone "
+    "of the path. Nothing in the text should ever run as code in the page."
+)
+# Passes the Gopher rules, then fails C4's lorem-ipsum rule (a reason no other document has, so its
+# sample group is this document).
+HOSTILE_REMOVED = (
+    "This second note is removed by the filter, and its sample must still show its markup as text. It "
+    "holds <script>alert('removed')</script></div><b>bold</b> in the middle of a line, which a careless "
+    "page would run or render. The rest is plain English about a garden: the roses grow along the wall, "
+    "the apple tree gives fruit in the autumn, and the children play on the grass after school. Their "
+    "parents sit on the bench and talk about the week. Placeholder text such as lorem ipsum dolor sit "
+    "amet is what removes it, because the C4 rules drop any page that contains it."
+)
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return path
+
+
+def small_recipe(root: Path) -> Path:
+    """Three real-text sources: Python's reference manual topics, two stdlib packages' source, and a
+    few hand-written notes (two of them carry markup); LID off (the model may be absent), a 2,000-token
+    BPE trained on the kept text, and a mixture that upsamples the notes and cuts several shards."""
+    import sysconfig
+
+    import yaml
+    from pydoc_data.topics import topics
+
+    inputs = root / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    names = sorted(topics)  # 79 topics in Python 3.11
+    _write_jsonl(inputs / "topics.jsonl", [{"id": n, "text": topics[n]} for n in names[:60]])
+    notes = [{"id": "kept-markup", "text": HOSTILE_KEPT}, {"id": "removed-markup", "text": HOSTILE_REMOVED}]
+    notes += [{"id": f"topic-{n}", "text": topics[n]} for n in names[60:]]
+    _write_jsonl(inputs / "notes.jsonl", notes)
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    recipe = {
+        "run_dir": str(root / "run"), "seed": 3,
+        "sources": [
+            {"name": "docs", "kind": "jsonl", "paths": [str(inputs / "topics.jsonl")],
+             "options": {"text_field": "text", "id_field": "id"}},
+            {"name": "notes", "kind": "jsonl", "paths": [str(inputs / "notes.jsonl")],
+             "options": {"text_field": "text", "id_field": "id"}},
+            {"name": "code", "kind": "code", "paths": [str(stdlib / "json"), str(stdlib / "email")],
+             "options": {"repo": "cpython-stdlib"}},
+        ],
+        "runner": {"num_cpus": 2},
+        "filter": {"defaults": {"lid": {"enabled": False}},
+                   "sources": {"docs": {"gopher_quality": {"enabled": False}}}},
+        "tokenize": {"train": {"vocab_size": 2000, "kind": "bpe", "sample_docs": 400}},
+        "mix": {"weights": {"docs": 0.5, "notes": 0.2, "code": 0.3}, "max_epochs": {"notes": 8.0, "docs": 2.0},
+                "val_fraction": 0.05, "shard_tokens": 40_000},
+    }
+    path = root / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def report_run(tmp_path_factory) -> Path:
+    """A finished build of `small_recipe` (its report written by the build itself)."""
+    from rich.console import Console
+
+    from pipelines.build import build
+    from pipelines.recipe import load_recipe
+
+    root = tmp_path_factory.mktemp("report")
+    resolved = load_recipe(small_recipe(root))
+    build(resolved, console=Console(file=open(os.devnull, "w")), show_progress=False)
+    return Path(resolved.run_dir)
+
+
+@pytest.fixture(scope="session")
+def write_small_recipe():
+    """`small_recipe(root) -> recipe path`, for tests that build it their own way."""
+    return small_recipe
