@@ -103,8 +103,10 @@ def _scores(state: RunState, source: str) -> list[dict]:
     if not state.has("annotate"):
         return []
     paths = state.part_paths("annotate", source)
+    if not paths:
+        return []
     by_column: dict[str, list] = {}
-    for rule in score_rules(state.recipe, source):
+    for rule in score_rules(state.recipe, source, pq.read_schema(paths[0], filesystem=state.run.fs)):
         by_column.setdefault(rule.column, []).append(rule)
     out = []
     for name, rules in by_column.items():
