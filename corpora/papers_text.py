@@ -68,6 +68,8 @@ from corpora.papers_vocabulary import (
 )
 
 _PROTECTED = re.compile(r"\x00(\d+)\x00")
+_UNIT = r"(?:pt|em|ex|cm|mm|in|bp|sp|pc)(?![A-Za-z])"
+_ASSIGNMENT = re.compile(rf"^\s*(?:=\s*-?\d*\.?\d+\s*(?:{_UNIT})?|-?\d*\.?\d+\s*{_UNIT})")
 _LABEL = re.compile(r"\\label\s*\{[^{}]*\}")
 _BLOCK_MACRO = re.compile(r"\\cmverbatimblock\{(\d+)\}")
 _TOK_MACRO = re.compile(r"\\[A-Za-z]+Tok\{((?:[^{}\\]|\\.)*)\}")  # pandoc's highlighting markup
@@ -103,7 +105,15 @@ class PaperRenderer:
     # -- nodes --------------------------------------------------------------------------------
 
     def render(self, nodes) -> str:
-        return "".join(self.node(node) for node in nodes or ())
+        out, previous = [], None
+        for node in nodes or ():
+            text = self.node(node)
+            if isinstance(node, LatexCharsNode) and isinstance(previous, LatexMacroNode) and not (
+                    previous.nodeargd and previous.nodeargd.argnlist):
+                text = _ASSIGNMENT.sub("", text, count=1)  # `\looseness=-1`, `\parindent 0pt`
+            out.append(text)
+            previous = node
+        return "".join(out)
 
     def node(self, node) -> str:
         if node is None:
