@@ -188,6 +188,8 @@ class PaperRenderer:
             return self.render([args[1]]) if len(args) > 1 else ""
         if name == "texorpdfstring":
             return self.render([args[0]]) if args else ""
+        if name == "$":  # kept escaped: a bare `$` would read as the start of math
+            return self.protect("\\$")
         if name in ("\\", "newline", "linebreak"):
             return LINE
         if name == "par":

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, create_model
 from corpora import Strict
 from pipelines.filters.gopher_quality import GOPHER_STOP_WORDS
 from pipelines.filters.registry import DECISION_ORDER, FILTERS
-from pipelines.filters.unit import CODE, CURATED, WEB
+from pipelines.filters.unit import CODE, CURATED, PAPERS, WEB
 from pipelines.paths import resolve_path
 from pipelines.stage import fingerprint_of
 
@@ -58,7 +58,7 @@ KIND_PROFILES = {
     "parquet": WEB,
     "wikipedia": CURATED,
     "books": CURATED,
-    "papers": CURATED,
+    "papers": PAPERS,
     "code": CODE,
 }
 

@@ -31,7 +31,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from corpora import Strict
-from pipelines.filters.unit import CURATED, WEB, DocumentScores, Filter
+from pipelines.filters.unit import CURATED, PAPERS, WEB, DocumentScores, Filter
 
 ENV_VAR = "CORPUSMILL_LID_MODEL"
 CACHE_ENV_VAR = "CORPUSMILL_CACHE_DIR"
@@ -231,9 +231,10 @@ FILTER = Filter(
     column_types={"lid_lang": pa.string(), "lid_score": pa.float64(), "lid_top_langs": pa.list_(pa.string()),
                   "lid_top_scores": pa.list_(pa.float64()), "lid_meta_language": pa.string(),
                   "lid_gated": pa.bool_()},
-    profiles=(WEB, CURATED),
-    # Curated prose (Wikipedia, books) is checked against the language its metadata names.
-    profile_options={CURATED: {"languages": "meta"}},
+    profiles=(WEB, CURATED, PAPERS),
+    # Curated prose (Wikipedia, books) and papers are checked against the language their metadata
+    # names (a paper's: the one babel declares, else LaTeX's default English).
+    profile_options={CURATED: {"languages": "meta"}, PAPERS: {"languages": "meta"}},
     prepare=_prepare,
     deciding_columns=lambda reason: list(COLUMNS[:5]) if reason.startswith("lid_") else None,
     score_settings=_score_settings,

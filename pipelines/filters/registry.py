@@ -4,7 +4,8 @@ repetition, Gopher quality, C4, FineWeb; then code). See pipelines/filters/unit.
 """
 from __future__ import annotations
 
-from pipelines.filters import c4, code_rules, fineweb, gopher_quality, gopher_repetition, langid, pii, url
+from pipelines.filters import (c4, code_rules, fineweb, gopher_quality, gopher_repetition, langid, paper_rules, pii,
+                               url)
 from pipelines.filters.unit import Filter
 
 # Column and annotate order (LID first: its quality gate decides which documents are scored).
@@ -16,6 +17,7 @@ FILTERS: tuple[Filter, ...] = (
     c4.FILTER,
     fineweb.FILTER,
     code_rules.FILTER,
+    paper_rules.FILTER,
     pii.FILTER,
 )
 FILTERS_BY_NAME: dict[str, Filter] = {f.name: f for f in FILTERS}

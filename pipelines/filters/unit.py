@@ -23,8 +23,8 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 # Per-kind defaults come in three profiles: every filter says for which it is on and how it differs.
-WEB, CURATED, CODE = "web", "curated", "code"
-PROFILES = (WEB, CURATED, CODE)
+WEB, CURATED, CODE, PAPERS = "web", "curated", "code", "papers"
+PROFILES = (WEB, CURATED, CODE, PAPERS)
 
 
 @dataclass

@@ -13,8 +13,8 @@ from pipelines.inspection import deciding_columns
 
 def test_the_registered_filters_in_column_and_decision_order():
     assert [f.name for f in FILTERS] == ["lid", "url", "gopher_repetition", "gopher_quality", "c4", "fineweb",
-                                         "code", "pii"]
-    assert STEP_ORDER == ("url", "lid", "gopher_repetition", "gopher_quality", "c4", "fineweb", "code")
+                                         "code", "papers", "pii"]
+    assert STEP_ORDER == ("url", "lid", "gopher_repetition", "gopher_quality", "c4", "fineweb", "code", "papers")
     assert set(FilterSteps.model_fields) == {"word_tokenizer", *FILTERS_BY_NAME}
 
 
@@ -24,7 +24,7 @@ def test_every_reason_code_belongs_to_one_filter_and_names_its_columns():
         for reason in unit.reasons:
             assert reason not in owners, (reason, owners.get(reason), unit.name)
             owners[reason] = unit.name
-    assert len(owners) == 5 + 2 + 7 + 10 + 3 + 5 + 6  # url, lid, Gopher rep., Gopher quality, C4, FineWeb, code
+    assert len(owners) == 5 + 2 + 7 + 10 + 3 + 5 + 6 + 3  # url, lid, Gopher rep./quality, C4, FineWeb, code, papers
     # inspection finds the deciding columns through the filter that owns the reason
     assert deciding_columns("gopher_short_doc") == ["gopher_num_words"]
     assert deciding_columns("gopher_rep_top_2_gram") == ["gopher_rep_top_2_gram_frac"]
@@ -34,6 +34,7 @@ def test_every_reason_code_belongs_to_one_filter_and_names_its_columns():
     assert deciding_columns("url_hard_blacklisted") == ["url_banned_word"]
     assert deciding_columns("code_too_small") == ["num_chars"]
     assert deciding_columns("fineweb_list_ratio") == ["fineweb_list_ratio"]
+    assert deciding_columns("papers_too_much_math") == ["papers_math_fraction"]
     assert deciding_columns("error:ValueError") == ["annotate_error"]
 
 
@@ -49,10 +50,14 @@ def test_columns_and_types_come_from_the_filters():
 
 
 def test_per_kind_defaults_come_from_the_filters_profiles():
-    assert KIND_DEFAULTS["commoncrawl"] == {"code": {"enabled": False}}
+    assert KIND_DEFAULTS["commoncrawl"] == {"code": {"enabled": False}, "papers": {"enabled": False}}
     assert KIND_DEFAULTS["code"] == {name: {"enabled": False} for name in
-                                     ("lid", "url", "gopher_repetition", "gopher_quality", "c4", "fineweb")}
+                                     ("lid", "url", "gopher_repetition", "gopher_quality", "c4", "fineweb", "papers")}
     assert KIND_DEFAULTS["books"] == KIND_DEFAULTS["wikipedia"] == {
+        "lid": {"languages": "meta"},
+        **{name: {"enabled": False} for name in ("url", "gopher_repetition", "gopher_quality", "c4", "fineweb",
+                                                 "code", "papers")}}
+    assert KIND_DEFAULTS["papers"] == {
         "lid": {"languages": "meta"},
         **{name: {"enabled": False} for name in ("url", "gopher_repetition", "gopher_quality", "c4", "fineweb",
                                                  "code")}}
