@@ -227,3 +227,24 @@ def test_scale_and_planner_use_the_train_tokens(report_run):
     assert chinchilla["params"] == pytest.approx(train / 20)
     assert chinchilla["flops"] == pytest.approx(6 * (train / 20) * train)
     assert chinchilla["gpu_hours"] == pytest.approx(chinchilla["flops"] / (989.5e12 * 0.4) / 3600)
+
+
+def test_the_report_reads_a_remote_run_directory(report_run):
+    """The same run copied to an fsspec memory:// filesystem (as an s3:// run directory is read)
+    gives the same report, written there."""
+    import fsspec
+
+    from pipelines.report import write_report
+
+    memory = fsspec.filesystem("memory")
+    for path in sorted(report_run.rglob("*")):
+        if path.is_file() and "report" not in path.relative_to(report_run).parts:
+            memory.pipe_file(f"/remote-run/{path.relative_to(report_run)}", path.read_bytes())
+    files = write_report("memory://remote-run", summary=False)
+    remote = json.loads(memory.cat_file("/remote-run/report/report.json"))
+    local = _report(report_run)
+    for report in (remote, local):
+        del report["generated"], report["run_dir"]
+    assert remote == local
+    assert memory.cat_file("/remote-run/report/report.html").startswith(b"<!doctype html>")
+    assert files.html_path == "/remote-run/report/report.html"
