@@ -86,6 +86,13 @@ def _plan(args: argparse.Namespace) -> int:
     return run_plan(args, Console())
 
 
+def _export_hf(args: argparse.Namespace) -> int:
+    from train.export_hf import export_hf
+
+    print(f"wrote {export_hf(args.source, args.out, tokenizer=args.tokenizer)}")
+    return 0
+
+
 def _train(args: argparse.Namespace, rest: list[str]) -> int:
     from train.cli import main as train_main
 
@@ -139,6 +146,13 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("out", help="output prefix: writes OUT.bin and OUT.idx")
     e.add_argument("--split", default="train")
     e.set_defaults(fn=_export_megatron)
+    e = esub.add_parser("hf", help="a trained clm model as a Hugging Face checkpoint (safetensors, "
+                                   "config.json, tokenizer.json): GPT2LMHeadModel or LlamaForCausalLM")
+    e.add_argument("source", metavar="RUN_OR_CKPT",
+                   help="run directory, its train/<objective>-<model> directory, or a checkpoint")
+    e.add_argument("out", help="output directory")
+    e.add_argument("--tokenizer", help="tokenizer.json to ship (default: the training run's)")
+    e.set_defaults(fn=_export_hf)
 
     p = sub.add_parser("report", help="write RUN/report/report.html and report.json; print a summary")
     p.add_argument("run", help="run directory (works while a build runs: sections appear as stages finish)")

@@ -11,7 +11,7 @@ from train.objectives import OBJECTIVES
 
 # Peak learning rates by preset: tiny/mini are small enough for 3e-3/1e-3; the 100M+ presets use
 # GPT-2 small's 6e-4 (fine for BERT/T5 sizes with AdamW and warmup too).
-DEFAULT_LR = {"tiny": 3e-3, "mini": 1e-3}
+DEFAULT_LR = {"tiny": 3e-3, "mini": 1e-3, "llama-tiny": 3e-3, "llama-mini": 1e-3, "llama-1b": 3e-4}
 FALLBACK_LR = 6e-4
 
 # Resume must keep these equal, or the data order / masks / shapes would differ from the run saved.
