@@ -9,6 +9,7 @@ progress bar per stage.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import ray
@@ -29,6 +30,14 @@ INPUT_ERROR = "input_error"
 # would otherwise oversubscribe the cores Ray already fills.
 WORKER_RUNTIME_ENV = {"env_vars": {"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
                                    "OMP_NUM_THREADS": "1"}}
+# Object-store settings the driver has (endpoint, credentials, region, fsspec options) go to every
+# worker on every node, so an s3:// run directory or input works the same there.
+FORWARDED_ENV_PREFIXES = ("AWS_", "FSSPEC_", "CORPUSMILL_CACHE")
+
+
+def worker_runtime_env() -> dict:
+    forwarded = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
+    return {"env_vars": {**forwarded, **WORKER_RUNTIME_ENV["env_vars"]}}
 
 RAY_TOKEN_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 # Progress-bar labels share one width so the bars line up (`tokenizer-sample` and dedup's phases
@@ -81,13 +90,13 @@ class Runner:
         if not ray.is_initialized():
             if self.address:
                 extra = {"_node_ip_address": self.node_ip} if self.node_ip else {}
-                ray.init(address=self.address, log_to_driver=True, runtime_env=WORKER_RUNTIME_ENV, **extra)
+                ray.init(address=self.address, log_to_driver=True, runtime_env=worker_runtime_env(), **extra)
             else:
                 # Ray turns token authentication on for a new local instance (good: other local
                 # users cannot submit code to it) and warns about that, with a link, on every run;
                 # the warning is for cluster operators, so an embedded instance starts quietly.
                 logging.getLogger(RAY_TOKEN_AUTH_LOGGER).setLevel(logging.ERROR)
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False, runtime_env=WORKER_RUNTIME_ENV,
+                ray.init(num_cpus=self.num_cpus, include_dashboard=False, runtime_env=worker_runtime_env(),
                          _node_ip_address=EMBEDDED_NODE_IP, log_to_driver=True, logging_level=logging.WARNING)
             self._started_ray = True
         return self

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tokenization.remote import cache_remote_shards, is_remote
 from tokenization.shards import FORMAT_VERSION, ShardHeader, ShardInfo, ShardReader, file_sha256
 
 MANIFEST_NAME = "manifest.json"
@@ -117,14 +118,14 @@ class Manifest:
 
 
 def load_manifest(path: str | os.PathLike) -> Manifest:
-    """Load manifest.json from a file path, a shards/ directory, or a run directory (local: the
-    shards are memory-mapped; a `file://` URL is its path)."""
+    """Load manifest.json from a file path, a shards/ directory, or a run directory. Shards are
+    memory-mapped: a `file://` URL is its path; a remote URL (s3://...) is copied to the local
+    cache first, every shard checked against its sha256 (tokenization.remote)."""
     text = str(path)
     if text.startswith("file://"):
         text = text[len("file://"):]
-    elif "://" in text:
-        raise ValueError(f"{text}: shards are memory-mapped, so they must be local; copy the run's "
-                         "shards/ directory (manifest.json and the .arrow files) to a local disk first")
+    elif is_remote(text):  # shards are memory-mapped: copied to the local cache first, verified
+        text = str(cache_remote_shards(text))
     path = Path(text)
     for candidate in (path, path / MANIFEST_NAME, path / "shards" / MANIFEST_NAME):
         if candidate.is_file():

@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
+from tokenization.remote import is_remote, local_tokenizer
 from tokenization.shards import ShardHeader, file_sha256
 from tokenization.tiktoken_bridge import (GPT2_PATTERN, NotExpressible, TiktokenBpe, byte_level_chars,
                                          tiktoken_for, verify_on_texts)
@@ -153,8 +154,12 @@ def load_tokenizer(
 def tokenizer_spec(settings: dict) -> TokenizerSpec:
     """The spec a build's payload describes: {"path", "eos_token"?, "tiktoken_ranks"?,
     "derive_tiktoken"?} (the tokenize and mix stages carry this dict; the tokenizer itself is
-    cached per process)."""
-    return load_tokenizer(settings["path"], eos_token=settings.get("eos_token"),
+    cached per process). A URL path (a remote run's tokenizer) is fetched once into the local
+    cache and checked against the settings' sha256 (tokenization.remote)."""
+    path = settings["path"]
+    if is_remote(path):
+        path = local_tokenizer(path, settings.get("sha256"))
+    return load_tokenizer(path, eos_token=settings.get("eos_token"),
                           tiktoken_ranks=settings.get("tiktoken_ranks"),
                           derive_tiktoken=bool(settings.get("derive_tiktoken")))
 

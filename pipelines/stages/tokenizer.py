@@ -12,13 +12,13 @@ decided here by `choose_fast_path` on a sample of the documents).
 """
 from __future__ import annotations
 
+import hashlib
 import json
-import shutil
+import tempfile
 from pathlib import Path
 
 from pipelines.stage import BuildContext, Phase, Stage, StageResult, part_path
 from pipelines.stages.tokenizer_sample import SAMPLE_STAGE, collect_sample, sample_task, sample_tasks
-from tokenization.shards import file_sha256
 from tokenization.tokenizer import tokenizer_spec, train_tokenizer, with_fast_path
 
 TOKENIZER_REL = "tokenizer/tokenizer.json"
@@ -76,15 +76,10 @@ class TokenizerStage(Stage):
         return json.dumps({"settings": dict(self._config(ctx).train), "parts": parts,
                            "seed": ctx.resolved.recipe.seed}, sort_keys=True)
 
-    def _target(self, ctx: BuildContext) -> Path:
-        target = Path(ctx.run.local_path(TOKENIZER_REL))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
-
     def _up_to_date(self, ctx: BuildContext) -> bool:
-        target = self._target(ctx)
-        settings_file = target.with_name("train-settings.json")
-        return target.is_file() and settings_file.is_file() and settings_file.read_text() == self._train_state(ctx)
+        settings_rel = str(Path(TOKENIZER_REL).with_name("train-settings.json"))
+        return (ctx.run.exists(TOKENIZER_REL) and ctx.run.exists(settings_rel)
+                and ctx.run.read_text(settings_rel) == self._train_state(ctx))
 
     def phases(self, ctx: BuildContext) -> list[Phase]:
         tok = self._config(ctx)
@@ -95,31 +90,39 @@ class TokenizerStage(Stage):
 
     def finish(self, ctx: BuildContext) -> None:
         tok = self._config(ctx)
-        path = self._prepare(ctx, tok)
-        settings = {"path": str(path), "sha256": file_sha256(path), "eos_token": tok.eos_token,
-                    "tiktoken_ranks": tok.tiktoken_ranks}
-        ctx.values["tokenizer"] = choose_fast_path(ctx.run, settings, ctx.input_of(self), ctx.console)
+        self._prepare(ctx, tok)
+        run = ctx.run
+        # Workers load the tokenizer from this location: a path in a local run, a URL in a remote
+        # one (each worker then fetches it once into its cache, checked against the sha256).
+        location = run.path(TOKENIZER_REL) if run.is_local else run.fs.unstrip_protocol(run.path(TOKENIZER_REL))
+        settings = {"path": location, "sha256": hashlib.sha256(run.fs.cat_file(run.path(TOKENIZER_REL))).hexdigest(),
+                    "eos_token": tok.eos_token, "tiktoken_ranks": tok.tiktoken_ranks}
+        ctx.values["tokenizer"] = choose_fast_path(run, settings, ctx.input_of(self), ctx.console)
 
-    def _prepare(self, ctx: BuildContext, tok) -> Path:
-        target = self._target(ctx)
+    def _prepare(self, ctx: BuildContext, tok) -> None:
+        """Put the build's tokenizer at RUN/tokenizer/tokenizer.json (through fsspec)."""
+        run = ctx.run
         if tok.tokenizer is not None:
-            source = Path(tok.tokenizer)
-            if not target.is_file() or target.read_bytes() != source.read_bytes():
-                ctx.run.write_bytes(TOKENIZER_REL, source.read_bytes())
-            return target
+            wanted = Path(tok.tokenizer).read_bytes()
+            if not run.exists(TOKENIZER_REL) or run.fs.cat_file(run.path(TOKENIZER_REL)) != wanted:
+                run.write_bytes(TOKENIZER_REL, wanted)
+            return
         if self._up_to_date(ctx):
-            return target
+            return
         settings = dict(tok.train)
         sample_docs = settings.pop("sample_docs", None)
         previous: StageResult = ctx.input_of(self)
         if sample_docs is not None:
-            texts = collect_sample(ctx.run, ctx.results[SAMPLE_STAGE], int(sample_docs))
+            texts = collect_sample(run, ctx.results[SAMPLE_STAGE], int(sample_docs))
         else:  # every kept document, streamed part by part
             paths = [part_path(previous.stage, t.payload["source"], t.task_id) for t in previous.tasks]
             texts = (text for path in paths
-                     for text in ctx.run.read_parquet(path, columns=["text"]).column("text").to_pylist())
-        train_tokenizer(texts, vocab_size=int(settings.pop("vocab_size", 32_000)), out_path=target,
-                        kind=settings.pop("kind", "bpe"), seed=ctx.resolved.recipe.seed, **settings)
-        ctx.run.write_bytes(str(Path(TOKENIZER_REL).with_name("train-settings.json")),
-                            self._train_state(ctx).encode())
-        return target
+                     for text in run.read_parquet(path, columns=["text"]).column("text").to_pylist())
+        with tempfile.TemporaryDirectory(prefix="corpusmill-tokenizer-") as scratch:
+            out = Path(scratch) / "tokenizer.json"  # trained locally, then written into the run
+            train_tokenizer(texts, vocab_size=int(settings.pop("vocab_size", 32_000)), out_path=out,
+                            kind=settings.pop("kind", "bpe"), seed=ctx.resolved.recipe.seed, **settings)
+            run.write_bytes(TOKENIZER_REL, out.read_bytes())
+            run.write_bytes(TOKENIZER_REL + ".sha256", out.with_name(out.name + ".sha256").read_bytes())
+        run.write_bytes(str(Path(TOKENIZER_REL).with_name("train-settings.json")),
+                        self._train_state(ctx).encode())

@@ -77,12 +77,29 @@ def test_docs_and_windows_across_shards(small_corpus, tokenized_by_id):
         corpus.window(corpus.num_tokens - 10, 11)
 
 
-def test_manifest_from_a_file_url_and_remote_urls_refused(small_corpus):
+def test_manifest_from_a_file_url_and_a_remote_url_cached_and_verified(small_corpus, tmp_path, monkeypatch):
     shards = small_corpus["root"] / "shards"
     by_url = load_manifest(f"file://{shards}")
     assert by_url.directory == shards and by_url.splits == load_manifest(shards).splits
-    with pytest.raises(ValueError, match="shards are memory-mapped, so they must be local; copy the run's shards/"):
-        load_manifest("s3://bucket/run")
+    # A remote run (fsspec's in-memory filesystem here; S3 in tests/pipelines/test_s3_run.py) is
+    # copied to the cache first, every shard checked against the manifest's sha256.
+    import fsspec
+
+    monkeypatch.setenv("CORPUSMILL_CACHE", str(tmp_path / "cache"))
+    memory = fsspec.filesystem("memory")
+    for path in shards.iterdir():
+        memory.pipe_file(f"/remote-run/shards/{path.name}", path.read_bytes())
+    remote = load_manifest("memory://remote-run")
+    assert remote.splits == load_manifest(shards).splits
+    assert remote.directory.parent == tmp_path / "cache" / "shards"
+    for name in [s.path for s in remote.splits["train"]] + ["tokenizer.json"]:
+        assert (remote.directory / name).read_bytes() == (shards / name).read_bytes()
+    first = remote.splits["train"][0].path
+    memory.pipe_file(f"/remote-run/shards/{first}", b"not the shard")
+    (remote.directory / first).unlink()
+    with pytest.raises(ValueError, match=f"remote-run/shards/{first}: downloaded sha256 .* but expected"):
+        load_manifest("memory://remote-run")
+    memory.rm("/remote-run", recursive=True)
 
 
 def test_manifest_tokenizer_mismatch_refused(small_corpus, shared_data, tmp_path):
