@@ -144,3 +144,38 @@ def test_losing_a_worker_node_mid_stage_still_finishes_with_identical_outputs(tm
     assert outputs == sorted(str(p.relative_to(b)) for p in b.rglob("*.parquet"))
     assert [o for o in outputs if not filecmp.cmp(a / o, b / o, shallow=False)] == []
     assert list(a.rglob("*.tmp-*")) == []
+
+
+@pytest.mark.slow
+def test_cluster_build_into_s3_is_byte_identical_to_an_embedded_local_build(tmp_path, cluster, s3, s3_inputs,
+                                                                           s3_recipe):
+    # Inputs and run directory on the S3 server (no stage may rely on a disk the nodes share); the
+    # endpoint and credentials reach the worker node through the runner's runtime env.
+    _wait_for_two_nodes(cluster.address)
+    fs, s3_env = s3
+    env = {**os.environ, **s3_env, "RAY_AUTH_MODE": "token"}
+    recipe = s3_recipe(tmp_path / "cluster.yaml", "s3://corpus/cluster-run", s3_inputs)
+    joined = subprocess.run([sys.executable, "-m", "pipelines.cli", "build", str(recipe), "--address", cluster.address,
+                             "--node-ip", "127.0.0.2", "--no-progress"], capture_output=True, text=True, timeout=600,
+                            env=env)
+    assert joined.returncode == 0, joined.stderr[-3000:]
+    local = s3_recipe(tmp_path / "embedded.yaml", str(tmp_path / "embedded"), s3_inputs)
+    embedded = subprocess.run([sys.executable, "-m", "pipelines.cli", "build", str(local), "--no-progress"],
+                              capture_output=True, text=True, timeout=600, env={**os.environ, **s3_env})
+    assert embedded.returncode == 0, embedded.stderr[-3000:]
+
+    stats = [json.loads(fs.cat_file(p)) for p in fs.glob("corpus/cluster-run/_stats/*/*.json")]
+    assert {s["node_ip"] for s in stats} == {"127.0.0.2", "127.0.0.3"}
+    assert "127.0.0.3" in {s["node_ip"] for s in stats if s["stage"] in ("mix-scatter", "mix", "tokenize")}
+    root = tmp_path / "embedded"
+    # Every data file and the tokenizer, manifest and mixture records (not run.json, stats, locks,
+    # nor the mix's plan.json, which names the parts by their absolute paths).
+    outputs = sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                     if p.is_file() and p.suffix in (".parquet", ".arrow", ".json")
+                     and not str(p.relative_to(root)).startswith(("_stats", "_lock", "run.json", "report",
+                                                                  "mix-staging/plan.json")))
+    assert "shards/manifest.json" in outputs and len(outputs) >= 10
+    remote = sorted(fs.unstrip_protocol(p).removeprefix("s3://corpus/cluster-run/")
+                    for p in fs.glob("corpus/cluster-run/**") if fs.isfile(p))
+    assert set(outputs) <= set(remote)
+    assert [o for o in outputs if fs.cat_file(f"corpus/cluster-run/{o}") != (root / o).read_bytes()] == []

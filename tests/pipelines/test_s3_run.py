@@ -2,67 +2,18 @@
 the shards are byte-identical to a build into a local run directory, and they are read back from
 S3 by `corpusmill train` (cached locally, verified against the manifest's sha256) and by HF
 `datasets` (through fsspec). The server is started on 127.0.0.1 and a free port, and stopped, by
-the fixture; the endpoint and credentials reach the Ray workers as AWS_* environment variables
-(pipelines.runner forwards them)."""
+the `s3` fixture (tests/pipelines/conftest.py); the endpoint and credentials reach the Ray
+workers as AWS_* environment variables (pipelines.runner forwards them)."""
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-import yaml
-
-BOOKS = ("books/gitenberg/pg12200_12200-0.txt", "books/gitenberg/pg14263_14263-8.txt")
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """(s3fs filesystem, environment with the endpoint and credentials) of a fresh moto server."""
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-           "CORPUSMILL_CACHE": str(tmp_path_factory.mktemp("cache"))}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        import s3fs
-
-        fs = s3fs.S3FileSystem(skip_instance_cache=True)
-        fs.mkdir("corpus")
-        yield fs, env
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        server.stop()
-
-
-def _recipe(path: Path, run_dir: str, inputs: str) -> Path:
-    recipe = {
-        "run_dir": run_dir, "seed": 3,
-        "sources": [{"name": "docs", "kind": "jsonl", "paths": [f"{inputs}/docs-*.jsonl"],
-                     "options": {"text_field": "text", "id_field": "topic"}},
-                    {"name": "books", "kind": "jsonl", "paths": [f"{inputs}/books.jsonl"],
-                     "options": {"text_field": "text", "id_field": "name"}}],
-        "tokenize": {"train": {"vocab_size": 1200, "kind": "bpe", "sample_docs": 300}},
-        "mix": {"weights": {"docs": 0.5, "books": 0.5}, "max_epochs": {"docs": 1.0, "books": 3.0},
-                "val_fraction": 0.05, "shard_tokens": 60_000},
-    }
-    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
-    return path
 
 
 def _corpusmill(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -73,20 +24,12 @@ def _corpusmill(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def s3_build(s3, shared_data, tmp_path_factory):
-    from pydoc_data.topics import topics
-
+def s3_build(s3, s3_inputs, s3_recipe, tmp_path_factory):
     fs, env = s3
-    topics_lines = [json.dumps({"topic": name, "text": topics[name]}) for name in sorted(topics)]
-    half = len(topics_lines) // 2
-    fs.pipe_file("corpus/inputs/docs-0.jsonl", ("\n".join(topics_lines[:half]) + "\n").encode())
-    fs.pipe_file("corpus/inputs/docs-1.jsonl", ("\n".join(topics_lines[half:]) + "\n").encode())
-    books = [json.dumps({"name": Path(b).name, "text": (shared_data / b).read_bytes().decode("utf-8" if b.endswith("-0.txt") else "latin-1")}) for b in BOOKS]
-    fs.pipe_file("corpus/inputs/books.jsonl", ("\n".join(books) + "\n").encode())
     root = tmp_path_factory.mktemp("s3build")
-    _corpusmill("build", str(_recipe(root / "remote.yaml", "s3://corpus/run", "s3://corpus/inputs")), "--no-progress",
+    _corpusmill("build", str(s3_recipe(root / "remote.yaml", "s3://corpus/run", s3_inputs)), "--no-progress",
                 env=env)
-    _corpusmill("build", str(_recipe(root / "local.yaml", str(root / "local-run"), "s3://corpus/inputs")),
+    _corpusmill("build", str(s3_recipe(root / "local.yaml", str(root / "local-run"), s3_inputs)),
                 "--no-progress", env=env)
     return fs, env, root
 
