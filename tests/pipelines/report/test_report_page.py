@@ -139,7 +139,7 @@ def test_the_browser_check_sees_requests_and_the_policy_blocks_them(tmp_path, ch
 @pytest.mark.shared_data
 @pytest.mark.slow
 def test_full_mixture_report_renders(shared_data, tmp_path_factory, chromium, artifacts_dir):
-    """The full-mixture recipe (web, Wikipedia, code, books from ../shared/data) built and its report
+    """The full-mixture recipe (web, Wikipedia, code, books, papers from ../shared/data) built and its report
     rendered; the screenshot is kept as report-full-mixture.png."""
     from rich.console import Console
 
@@ -153,5 +153,5 @@ def test_full_mixture_report_renders(shared_data, tmp_path_factory, chromium, ar
     visit = chromium.visit(url, PAGE_QUERIES, screenshot=True)
     (artifacts_dir / "report-full-mixture.png").write_bytes(visit.screenshot)
     assert visit.errors == [] and visit.requests == [url]
-    assert visit.values["mixture_rows"] == ["books", "code", "web", "wiki"]
+    assert visit.values["mixture_rows"] == ["books", "code", "papers", "web", "wiki"]
     assert visit.values["planner_state"] == "computed"
