@@ -16,8 +16,8 @@ def _count(value, estimated: bool = False) -> str:
     return "-" if value is None else ("≈" if estimated else "") + format_count(value)
 
 
-def _funnel_table(funnel: dict) -> Table:
-    table = Table(title="funnel: documents / tokens (≈ estimated from characters)", title_justify="left")
+def _funnel_table(funnel: dict, metric: str, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
     table.add_column("source")
     for step in funnel["steps"]:
         table.add_column(_STEP_LABELS[step], justify="right")
@@ -27,7 +27,8 @@ def _funnel_table(funnel: dict) -> Table:
         cells = []
         for step in funnel["steps"]:
             s = steps.get(step)
-            cells.append("-" if s is None else f"{_count(s['num_docs'])} / {_count(s['num_tokens'], s['tokens_estimated'])}")
+            estimated = metric == "num_tokens" and s is not None and s["tokens_estimated"]
+            cells.append("-" if s is None else _count(s[metric], estimated))
         table.add_row(f"[bold]{name}[/bold]" if name == "total" else name, *cells)
     return table
 
@@ -62,7 +63,9 @@ def print_report_summary(report: dict, console: Console) -> None:
     console.print(f"[bold]corpusmill report[/bold] {report['run_dir']} · "
                   + ("finished" if status["finished"] else "[yellow]partial[/yellow] (running or interrupted)"))
     if report["funnel"]:
-        console.print(_funnel_table(report["funnel"]))
+        console.print(_funnel_table(report["funnel"], "num_docs", "funnel: documents"))
+        if any(t["num_tokens"] is not None for t in report["funnel"]["totals"]):
+            console.print(_funnel_table(report["funnel"], "num_tokens", "funnel: tokens (≈ estimated from characters)"))
         reasons = _reasons_table(report["funnel"])
         if reasons is not None:
             console.print(reasons)
