@@ -44,7 +44,7 @@ _CODE_ENVIRONMENT_DEFINITIONS = re.compile(
 _INLINE_VERBATIM = re.compile(r"\\(verb\*?|lstinline)(?![A-Za-z@])(?:\[[^\]\n]*\])?\s*([^\sA-Za-z{])")
 _INLINE_BRACED = re.compile(r"\\(lstinline|mintinline\s*\{[^{}]*\})\s*\{([^{}\n]*)\}")
 _COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%[^\n]*(?:\n[ \t]*)?")
-_IF_TOKEN = re.compile(r"\\(iffalse|if[A-Za-z@]*|fi)(?![A-Za-z@])")
+_IF_TOKEN = re.compile(r"\\(iffalse|if(?!f(?![A-Za-z@])|thenelse)[A-Za-z@]*|fi)(?![A-Za-z@])")  # not \iff, \ifthenelse
 _INPUT = re.compile(
     r"\\(input|include|subfile|subfileinclude|import|subimport|inputfrom|subinputfrom|includefrom|subincludefrom|variable)"
     r"(?![A-Za-z@])\*?[ \t]*(?:\{([^{}]*)\}(?:[ \t]*\{([^{}]*)\})?|([^\s{}\\%]+))")

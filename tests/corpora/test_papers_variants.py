@@ -224,3 +224,11 @@ def test_acronyms_endinput_and_pandoc_highlighting(tmp_path):
     docs, _ = read(path)
     assert docs[0]["text"] == ("## S\n\nLLM and LLMs; large language model (LLM). Value: 42.\n\n"
                                '```\nx = "a\\n"\n```')
+
+
+def test_iffalse_blocks_drop_with_their_nested_conditionals_but_not_iff():
+    from corpora.papers_sources import drop_iffalse, strip_comments
+
+    assert drop_iffalse(r"a \iffalse x \iff y \ifx\a\b z\fi w \fi b \ifthenelse{1}{2}{3}") == r"a  b \ifthenelse{1}{2}{3}"
+    assert drop_iffalse(r"keep $p \iff q$ \iffalse gone \fi end") == r"keep $p \iff q$  end"
+    assert strip_comments("50\\% done % note\n  next \\\\% also a comment\nlast") == "50\\% done next \\\\last"
