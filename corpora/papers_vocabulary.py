@@ -42,7 +42,8 @@ correspondingauthor altaffiliation collaboration nocollaboration AddToShipoutPic
 definecolor hypersetup captionsetup lstset setminted usetikzlibrary pgfplotsset tikzset
 numberwithin renewenvironment newenvironment newacronym newglossaryentry makeglossaries""".split())
 AUTHOR_NOISE = frozenset("""thanks footnote inst affiliation affil email orcid IEEEauthorblockA institute
-address textsuperscript altaffiliation footnotemark""".split())
+address textsuperscript altaffiliation footnotemark altaffilmark inits corref orcidlink ead fnref
+affiliationmark""".split())
 ACRONYM_SHORT = {"gls": "", "Gls": "", "glspl": "s", "Glspl": "s", "acrshort": "", "acs": "", "acsp": "s"}
 ACRONYM_LONG = {"acrlong": "", "acl": "", "aclp": "s"}
 ACRONYM_FULL = {"acrfull": "", "acf": "", "acfp": "s"}
@@ -64,7 +65,8 @@ EXTRA_MACRO_SPECS = {
     "usetikzlibrary": "{", "IEEEauthorblockN": "{", "IEEEauthorblockA": "{", "mintinline": "[{{", "lstinline": "[{",
     "newacronym": "[{{{", "gls": "{", "Gls": "{", "glspl": "{", "acrshort": "{", "acrlong": "{",
     "acrfull": "{", "ac": "{", "acp": "{", "correspondingauthor": "{", "altaffiliation": "{",
-    "addtocounter": "{{", "addtolength": "{{", "stepcounter": "{", "refstepcounter": "{", "address": "{",
+    "altaffilmark": "{", "inits": "{", "corref": "{", "orcidlink": "{", "ead": "[{", "fnref": "{",
+    "affiliationmark": "{", "addtocounter": "{{", "addtolength": "{{", "stepcounter": "{", "refstepcounter": "{", "address": "{",
     "collaboration": "[{", "shorttitle": "{", "footnotemark": "[", "footnotetext": "[{", "linebreak": "[",
     "Glspl": "{", "acs": "{", "acl": "{", "acf": "{", "acsp": "{", "aclp": "{", "acfp": "{", "Ac": "{",
     "bibliographystyle": "{", "pagestyle": "{", "thispagestyle": "{", "numberwithin": "{{",

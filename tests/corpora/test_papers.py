@@ -186,3 +186,15 @@ def test_russian_paper_language_is_declared_by_its_journal_package(documents):
     meta = documents["intsystems__2023-Project-117__ccm-ode-rnn-ru.tar.gz"]["meta"]
     assert (meta["language"], meta["language_source"]) == ("ru", "declared")
     assert meta["title"] == "Детекция зависимостей во временных рядах"
+
+
+def test_authors_as_written_without_affiliation_marks(documents):
+    # read by eye from each main file's \author commands
+    assert documents["lh3__minigraph__minigraph.tar.gz"]["meta"]["authors"] == ["Heng Li", "Xiaowen Feng", "Chong Chu"]
+    assert documents["OliverObst__decorating__linear-rnn.tar.gz"]["meta"]["authors"] == [
+        "Frieder Stolzenburg", "Sandra Litz", "Olivia Michael", "Oliver Obst"]
+    assert documents["dfm__celerite__celerite.tar.gz"]["meta"]["authors"] == [
+        "Daniel Foreman-Mackey, Eric Agol, Sivaram Ambikasaran, and Ruth Angus"]  # one \author, as written
+    assert documents["lamalab-org__chembench-paper__chembench.tar.gz"]["meta"]["authors"][:2] == [
+        "Adrian Mirza", "Nawaf Alampara"]
+    assert documents["lh3__minimap2__minimap2.tar.gz"]["meta"]["documentclass"] == "bioinfo"
