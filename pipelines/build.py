@@ -27,6 +27,7 @@ from pipelines.runner import Runner
 from pipelines.stage import BuildContext, Stage, StageResult
 from pipelines.stages import STAGES
 from pipelines.stages.tokenizer import TOKENIZER_REL
+from tokenization.atomic_files import TEMP_GLOB
 
 
 @dataclass
@@ -85,8 +86,9 @@ def merge_stats(stats: list[dict]) -> dict:
 
 
 def remove_stale_temporaries(run: RunDir) -> None:
-    """Delete half-written `*.tmp-*` files a killed run left behind (one build per run dir)."""
-    for path in run.glob("**/*.tmp-*"):
+    """Delete half-written temporaries (tokenization.atomic_files: the one style every writer uses)
+    a killed run left behind (one build per run dir)."""
+    for path in run.glob(TEMP_GLOB):
         run.fs.rm(path)
 
 

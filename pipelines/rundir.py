@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -17,6 +16,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
+
+from tokenization.atomic_files import temp_name
 
 PARQUET_OPTIONS = dict(compression="zstd", row_group_size=10_000)
 
@@ -46,7 +47,7 @@ class RunDir:
     def write_bytes(self, rel: str, data: bytes) -> None:
         final = self.path(rel)
         self.fs.makedirs(os.path.dirname(final), exist_ok=True)
-        tmp = f"{final}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp = temp_name(final)
         self.fs.pipe_file(tmp, data)
         self.fs.mv(tmp, final)
 
@@ -71,7 +72,7 @@ class RunDir:
         """Stream row groups to a temporary file, renamed into place only if the block succeeds."""
         final = self.path(rel)
         self.fs.makedirs(os.path.dirname(final), exist_ok=True)
-        tmp = f"{final}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp = temp_name(final)
         try:
             with self.fs.open(tmp, "wb") as sink, pq.ParquetWriter(sink, schema, compression="zstd") as writer:
                 yield writer

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tokenization.atomic_files import write_bytes_atomic
 from tokenization.remote import cache_remote_shards, is_remote
 from tokenization.shards import FORMAT_VERSION, ShardHeader, ShardInfo, ShardReader, file_sha256
 
@@ -79,10 +80,7 @@ class Manifest:
 
     def save(self) -> Path:
         path = self.directory / MANIFEST_NAME
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_bytes_atomic(path, (json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n").encode())
 
     def shard_paths(self, split: str) -> list[Path]:
         if split not in self.splits:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tokenization.atomic_files import atomic_path
 from tokenization.manifest import Manifest, load_manifest
 
 INDEX_HEADER = b"MMIDIDX\x00\x00"
@@ -43,8 +44,14 @@ def export_megatron(
     out_prefix = Path(out_prefix)
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     bin_path, idx_path = Path(f"{out_prefix}.bin"), Path(f"{out_prefix}.idx")
+    with atomic_path(bin_path) as bin_tmp, atomic_path(idx_path) as idx_tmp:
+        _write_bin_and_idx(manifest, split, dtype, code, bin_tmp, idx_tmp)
+    return bin_path, idx_path
+
+
+def _write_bin_and_idx(manifest, split: str, dtype, code: int, bin_path: Path, idx_path: Path) -> None:
     lengths = []
-    with open(f"{bin_path}.tmp", "wb") as data:
+    with open(bin_path, "wb") as data:
         for reader in manifest.open_shards(split):  # one mapped shard at a time
             tokens = reader.tokens[reader.offsets[0] : reader.offsets[-1]]
             data.write(tokens.astype(dtype, copy=False).tobytes())
@@ -53,7 +60,7 @@ def export_megatron(
     pointers = np.zeros(len(sequence_lengths), dtype=np.int64)
     np.cumsum(sequence_lengths[:-1].astype(np.int64) * dtype.itemsize, out=pointers[1:])
     document_indices = np.arange(len(sequence_lengths) + 1, dtype=np.int64)
-    with open(f"{idx_path}.tmp", "wb") as index:
+    with open(idx_path, "wb") as index:
         index.write(INDEX_HEADER)
         index.write(struct.pack("<Q", INDEX_VERSION))
         index.write(struct.pack("<B", code))
@@ -62,9 +69,6 @@ def export_megatron(
         index.write(sequence_lengths.tobytes(order="C"))
         index.write(pointers.tobytes(order="C"))
         index.write(document_indices.tobytes(order="C"))
-    os.replace(f"{bin_path}.tmp", bin_path)
-    os.replace(f"{idx_path}.tmp", idx_path)
-    return bin_path, idx_path
 
 
 @dataclass(frozen=True, slots=True)

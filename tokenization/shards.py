@@ -22,6 +22,8 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
+from tokenization.atomic_files import atomic_path, temp_name
+
 FORMAT_VERSION = 1
 UINT16_MAX_VOCAB = 65_535  # ids 0..65534 fit uint16 with room for nothing else; DESIGN.md's rule
 
@@ -149,11 +151,8 @@ def write_shard(
     )
     if fs is None:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
             writer.write_table(table)
-        os.replace(tmp, path)
         sha256 = file_sha256(path)
     else:  # any fsspec filesystem: the whole file in memory (one shard), one PUT, then a rename
         sink = pa.BufferOutputStream()
@@ -162,7 +161,7 @@ def write_shard(
         data = sink.getvalue().to_pybytes()
         sha256 = hashlib.sha256(data).hexdigest()
         path = str(path)
-        tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp = temp_name(path)
         fs.makedirs(os.path.dirname(path), exist_ok=True)
         fs.pipe_file(tmp, data)
         fs.mv(tmp, path)

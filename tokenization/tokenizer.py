@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
 from tokenization.remote import is_remote, local_tokenizer
+from tokenization.atomic_files import atomic_path
 from tokenization.shards import ShardHeader, file_sha256
 from tokenization.tiktoken_bridge import (GPT2_PATTERN, NotExpressible, TiktokenBpe, byte_level_chars,
                                          tiktoken_for, verify_on_texts)
@@ -357,10 +358,8 @@ def train_tokenizer(
     tokenizer.add_special_tokens(list(reversed(sentinel_tokens)))
 
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tokenizer.save(str(tmp))
-    os.replace(tmp, out_path)
+    with atomic_path(out_path) as tmp:
+        tokenizer.save(str(tmp))
     spec = load_tokenizer(
         out_path, eos_token=specials["eos"], pad_token=specials.get("pad"), mask_token=specials.get("mask")
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import Field, create_model
 
 from corpora import Strict
 from pipelines.filters.gopher_quality import GOPHER_STOP_WORDS

@@ -32,6 +32,7 @@ from pydantic import Field
 
 from corpora import Strict
 from pipelines.filters.unit import CURATED, PAPERS, WEB, DocumentScores, Filter
+from tokenization.atomic_files import atomic_path, write_bytes_atomic
 
 ENV_VAR = "CORPUSMILL_LID_MODEL"
 CACHE_ENV_VAR = "CORPUSMILL_CACHE_DIR"
@@ -74,19 +75,14 @@ def fetch_official_model(target_dir: Path | None = None) -> Path:
     target_dir = target_dir or cache_dir()
     target_dir.mkdir(parents=True, exist_ok=True)
     final = target_dir / "lid.176.bin"
-    with tempfile.NamedTemporaryFile(dir=target_dir, delete=False, suffix=".part") as out:
+    with atomic_path(final) as tmp, open(tmp, "wb") as out:
         with urllib.request.urlopen(OFFICIAL_URL, timeout=60) as response:
             shutil.copyfileobj(response, out)
-    os.replace(out.name, final)
     return final
 
 
 def _write_atomically(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".part") as out:
-        out.write(data)
-    os.replace(out.name, path)
-    return path
+    return write_bytes_atomic(path, data)
 
 
 def resolve_model_path(model_path: str | None = None, *, allow_download: bool = True) -> str:

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +36,7 @@ from pydantic import Field
 
 from corpora import Strict
 from pipelines.filters.langid import cache_dir
+from tokenization.atomic_files import atomic_path
 from pipelines.filters.unit import WEB, DocumentScores, Filter, columns_named
 
 COLUMNS = ["url_blocked_domain", "url_blocked_url", "url_banned_word", "url_num_soft_banned_words",
@@ -89,10 +89,8 @@ def _load_ut1(assets: Path) -> tuple[np.ndarray, np.ndarray]:
         urls = _hashes(line.strip().decode("utf-8", "replace") for line in tar.extractfile("urls")
                        if line.strip() and not line.startswith(b"#"))
     try:  # a cache we cannot write is only slower
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".npz", delete=False) as out:
+        with atomic_path(cached) as tmp, open(tmp, "wb") as out:
             np.savez(out, domains=domains, urls=urls)
-        os.replace(out.name, cached)
     except OSError:
         pass
     return domains, urls
