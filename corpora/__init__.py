@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from corpora.archive_compression import TAR_SUFFIXES
 from corpora.schema import (
     DOCUMENT_SCHEMA,
     InputError,
@@ -52,6 +53,26 @@ READER_MODULES = {
 
 SOURCE_KINDS = tuple(READER_MODULES)
 
+_JSON_LINES = tuple(f"{name}{codec}" for name in (".jsonl", ".ndjson") for codec in ("", ".gz", ".zst", ".bz2", ".xz"))
+# Which files a directory input contributes, per source kind (pipelines.inputs lists a source's
+# directories with these; a glob or an explicit file is taken as is). The one list: readers that
+# tell archives by name use the same constants (corpora.archive_compression.TAR_SUFFIXES).
+DIRECTORY_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "commoncrawl": (".warc", ".warc.gz", ".warc.zst", ".warc.bz2", ".warc.xz", ".arc", ".arc.gz",
+                    ".wet", ".wet.gz", ".wet.zst"),
+    "wikipedia": (".xml", ".xml.bz2", ".xml.xz", ".xml.gz", ".xml.zst", ".bz2", ".xz"),
+    "books": (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst", ".txt.utf-8", ".txt.utf8", ".zip"),
+    # Not ".json": a repository tree holds package.json and friends, and a directory with no
+    # archive or JSON Lines file in it is read as one repository tree.
+    "code": (*TAR_SUFFIXES, ".zip", *_JSON_LINES),
+    "jsonl": (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst", ".jsonl.bz2",
+              ".json.bz2", ".jsonl.xz", ".json.xz", ".jsonl.lzma"),
+    "parquet": (".parquet", ".pq", ".arrow"),
+    # arXiv's bare `.gz` is a gzipped tar or a gzipped .tex (told apart by corpora.papers_bundle)
+    "papers": (".tar.gz", ".tgz", ".tar", ".gz", ".tex", ".tar.bz2", ".tar.xz"),
+}
+assert set(DIRECTORY_SUFFIXES) == set(READER_MODULES)
+
 
 def reader_for(kind: str) -> ModuleType:
     """The reader module for a source kind (imported lazily: each pulls in its own parser)."""
@@ -64,6 +85,7 @@ def reader_for(kind: str) -> ModuleType:
 
 
 __all__ = [
+    "DIRECTORY_SUFFIXES",
     "DOCUMENT_SCHEMA",
     "InputError",
     "READER_MODULES",

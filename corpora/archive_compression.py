@@ -24,6 +24,21 @@ _MAGIC_TO_COMPRESSION = (
     (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
 )
 
+# `zstd --long=31` files need a window of up to 2 GiB; zstandard refuses them by default.
+ZSTD_MAX_WINDOW_BYTES = 1 << 31
+# Archive names a directory input contributes as tar archives (code and papers sources).
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
+
+
+def zstd_decompressor(dictionary: bytes | None = None):
+    """The one way corpusmill opens zstd data: the long window allowed, the WARC-zstd dictionary
+    when given. Use `.decompressobj()` or `.stream_reader(raw, read_across_frames=True)`."""
+    import zstandard
+
+    dict_data = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
+    return zstandard.ZstdDecompressor(dict_data=dict_data, max_window_size=ZSTD_MAX_WINDOW_BYTES)
+
+
 def sniff_compression(head: bytes) -> Compression:
     """Compression of a file from its first bytes (names lie: `.warc.gz` files that are plain,
     `.warc` files that are gzipped, upper-case suffixes)."""
@@ -46,9 +61,7 @@ def zstd_dictionary(head: bytes) -> tuple[bytes | None, int]:
     size = int.from_bytes(head[4:8], "little")
     dictionary = head[8 : 8 + size]
     if dictionary.startswith(ZSTD_MAGIC):  # the spec allows a zstd-compressed dictionary
-        import zstandard
-
-        dictionary = zstandard.ZstdDecompressor().decompressobj().decompress(dictionary)
+        dictionary = zstd_decompressor().decompressobj().decompress(dictionary)
     return dictionary, 8 + size
 
 
@@ -159,7 +172,4 @@ def new_decoder(compression: Compression, dictionary: bytes | None):
         return bz2.BZ2Decompressor()
     if compression == "xz":
         return lzma.LZMADecompressor()
-    import zstandard
-
-    dict_data = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
-    return zstandard.ZstdDecompressor(dict_data=dict_data).decompressobj()
+    return zstd_decompressor(dictionary).decompressobj()

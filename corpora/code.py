@@ -67,10 +67,10 @@ from corpora.code_notebooks import (
     parse_notebook,
 )
 from corpora.code_sources import iter_directory, iter_tar, iter_zip
+from corpora.archive_compression import TAR_SUFFIXES
 from corpora.json_records import compression_suffix, iter_json_records
 from corpora.schema import SkipCounter, make_doc_id
 
-TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 CONTENT_FIELDS = ("content", "text")

@@ -14,7 +14,7 @@ import fsspec
 import orjson
 import zstandard
 
-from corpora.archive_compression import sniff_compression
+from corpora.archive_compression import sniff_compression, zstd_decompressor
 from corpora.record_values import clean_str
 from corpora.schema import InputError, SkipCounter
 
@@ -27,8 +27,7 @@ def _gzip_decompressor():
 
 
 def _zstd_decompressor():
-    # max_window_size: files written with `zstd --long=31` need up to a 2 GiB window
-    return zstandard.ZstdDecompressor(max_window_size=1 << 31).decompressobj()
+    return zstd_decompressor().decompressobj()  # the long window allowed
 
 
 DECOMPRESSORS: dict[str, Callable[[], Any]] = {

@@ -13,7 +13,7 @@ from xml.parsers import expat
 import fsspec
 
 from corpora import bz2_streams
-from corpora.archive_compression import sniff_compression
+from corpora.archive_compression import sniff_compression, zstd_decompressor
 from corpora.schema import InputError
 
 # Project suffixes of a dbname: "hywiki" -> "hy", "frwiktionary" -> "fr", "zh_min_nanwiki" -> "zh-min-nan".
@@ -189,9 +189,7 @@ def open_decompressed(path: str) -> Iterator[IO[bytes]]:
         elif kind == "gzip":
             stream = gzip.GzipFile(fileobj=raw)
         elif kind == "zstd":
-            import zstandard
-
-            stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+            stream = zstd_decompressor().stream_reader(raw, read_across_frames=True)
         else:
             stream = raw
         try:

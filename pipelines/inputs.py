@@ -12,19 +12,8 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.utils import infer_storage_options
 
-# Which files a directory contributes, per source kind. A glob or an explicit file is taken as is.
-SUFFIXES_BY_KIND: dict[str, tuple[str, ...]] = {
-    "commoncrawl": (".warc", ".warc.gz", ".warc.zst", ".warc.bz2", ".warc.xz", ".arc", ".arc.gz",
-                    ".wet", ".wet.gz", ".wet.zst"),
-    "wikipedia": (".xml", ".xml.bz2", ".xml.xz", ".xml.gz", ".xml.zst", ".bz2", ".xz"),
-    "books": (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst", ".txt.utf-8", ".txt.utf8", ".zip"),
-    "code": (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".jsonl", ".jsonl.gz"),
-    "jsonl": (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst", ".jsonl.bz2",
-              ".json.bz2", ".jsonl.xz", ".json.xz", ".jsonl.lzma"),
-    "parquet": (".parquet", ".pq", ".arrow"),
-    # arXiv's bare `.gz` is a gzipped tar or a gzipped .tex (told apart by corpora.papers_bundle)
-    "papers": (".tar.gz", ".tgz", ".tar", ".gz", ".tex", ".tar.bz2", ".tar.xz"),
-}
+from corpora import DIRECTORY_SUFFIXES
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +51,7 @@ def expand_paths(kind: str, patterns: list[str], base_dir: str, source: str) -> 
 
     Raises NoInputsError naming the pattern that matched nothing and the fix.
     """
-    suffixes = SUFFIXES_BY_KIND[kind]
+    suffixes = DIRECTORY_SUFFIXES[kind]
     found: dict[str, InputFile] = {}
     for raw in patterns:
         pattern = os.path.expanduser(os.path.expandvars(raw))
