@@ -71,7 +71,18 @@ DIRECTORY_SUFFIXES: dict[str, tuple[str, ...]] = {
     # arXiv's bare `.gz` is a gzipped tar or a gzipped .tex (told apart by corpora.papers_bundle)
     "papers": (".tar.gz", ".tgz", ".tar", ".gz", ".tex", ".tar.bz2", ".tar.xz"),
 }
-assert set(DIRECTORY_SUFFIXES) == set(READER_MODULES)
+# What text each kind yields: web pages, curated prose (one language per document, named in its
+# meta), source code or papers (LaTeX e-prints). The quality filters' per-kind defaults key on it (pipelines.filters).
+TEXT_PROFILES: dict[str, str] = {
+    "commoncrawl": "web",
+    "wikipedia": "curated",
+    "code": "code",
+    "books": "curated",
+    "papers": "papers",
+    "jsonl": "web",
+    "parquet": "web",
+}
+assert set(DIRECTORY_SUFFIXES) == set(TEXT_PROFILES) == set(READER_MODULES)
 
 
 def reader_for(kind: str) -> ModuleType:
@@ -90,6 +101,7 @@ __all__ = [
     "InputError",
     "READER_MODULES",
     "SOURCE_KINDS",
+    "TEXT_PROFILES",
     "SkipCounter",
     "Strict",
     "batched_tables",

@@ -47,11 +47,11 @@ import zlib
 from typing import Any, Iterator
 
 import fsspec
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from corpora.books_decode import decode_book
 from corpora.books_metadata import HEADER_FIELD, book_meta, parse_header, read_catalog_metadata
-from corpora.schema import SkipCounter, make_doc_id
+from corpora.schema import SkipCounter, Strict, make_doc_id
 
 TEXT_SUFFIXES = (".txt", ".txt.gz", ".txt.bz2", ".txt.xz", ".txt.zst", ".txt.utf-8", ".txt.utf8")
 # Members of a PG .zip that are the book: "12345-8.txt"; "12345.txt.utf-8" as gutenberg.org serves it.
@@ -108,9 +108,7 @@ _BY_TRANSCRIBER = re.compile(r"\btranscriber\b", re.IGNORECASE)  # "Errata Noted
 _TRANSCRIBER_NOTE = re.compile(r"^\W{0,3}transcriber'?s?\s+notes?\b", re.IGNORECASE)
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Options(Strict):
     strip_boilerplate: bool = Field(default=True, description="drop the PG header, footer and licence")
     catalog_metadata: bool = Field(
         default=True, description="use a GITenberg metadata.yaml next to the book for title/author/language"

@@ -69,7 +69,7 @@ from corpora.code_notebooks import (
 from corpora.code_sources import iter_directory, iter_tar, iter_zip
 from corpora.archive_compression import TAR_SUFFIXES
 from corpora.json_records import compression_suffix, iter_json_records
-from corpora.schema import SkipCounter, make_doc_id
+from corpora.schema import SkipCounter, Strict, make_doc_id
 
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
@@ -80,9 +80,7 @@ LICENSE_FIELDS = ("license", "licence", "licenses")
 EXTRA_META_FIELDS = ("registry", "version")
 
 
-class Options(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
+class Options(Strict):
     repo: str | None = None
     """Repository name in meta; default: the JSONL's field, else the directory or archive name."""
     languages: tuple[str, ...] = DEFAULT_LANGUAGES

@@ -26,10 +26,10 @@ import re
 import zlib
 from typing import Any, Iterator, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from corpora.html_text import decode_html, extract_main_text, looks_like_html
-from corpora.schema import SkipCounter, make_doc_id
+from corpora.schema import SkipCounter, Strict, make_doc_id
 from corpora.warc_records import ArchiveRecord, iter_archive_records
 
 _SKIPPED_TYPES = {
@@ -43,10 +43,9 @@ _SKIPPED_TYPES = {
 _BINARY_MAGIC = (b"%PDF-", b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
 
 
-class Options(BaseModel):
+class Options(Strict):
     """Options of a `commoncrawl` source in recipe.yaml."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"
     # 1 = keep every page with any text. Length/quality thresholds belong to the filter stage,

@@ -47,14 +47,14 @@ import posixpath
 import re
 from typing import Iterator
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from corpora.papers_bundle import paper_name, read_bundle
 from corpora.papers_macros import MacroTable, collect_definitions, expand
 from corpora.papers_sources import SourceSet, documentclass, find_main_file, flatten
 from corpora.papers_text import PaperRenderer
 from corpora.papers_vocabulary import FIRST_HEADING
-from corpora.schema import SkipCounter, make_doc_id
+from corpora.schema import SkipCounter, Strict, make_doc_id
 
 _BEGIN_DOCUMENT = re.compile(r"\\begin\s*\{document\}")
 _END_DOCUMENT = re.compile(r"\\end\s*\{document\}")
@@ -75,9 +75,7 @@ LANGUAGE_CODES = {
 }
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Options(Strict):
     max_unpacked_bytes: int = Field(
         256 << 20, ge=1, description="largest e-print (after decompression) read; larger ones are counted")
     keep_abstract: bool = Field(True, description="write the title and the abstract above the body")

@@ -33,7 +33,7 @@ import pydantic
 
 from corpora.json_records import iter_json_records
 from corpora.record_values import ABSENT, default_meta, json_object_fields, jsonable, lookup, record_key
-from corpora.schema import InputError, SkipCounter, make_doc_id
+from corpora.schema import InputError, SkipCounter, Strict, make_doc_id
 
 # url_field=None tries these in order: plain records (C4, FineWeb, CCNet), Dolma, RedPajama, OSCAR.
 DEFAULT_URL_FIELDS = ("url", "metadata.url", "meta.url", "warc_headers.warc-target-uri")
@@ -47,9 +47,7 @@ class TextFieldError(InputError):
     """The configured text field is in no record of the file, or is not a text column."""
 
 
-class Options(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
+class Options(Strict):
     format: Literal["auto", "jsonl", "parquet", "arrow"] = "auto"
     """`auto`: Parquet (`.parquet`/`.pq` or `PAR1` magic), Arrow IPC (`.arrow` or its magic),
     everything else JSON Lines (or one JSON array)."""

@@ -43,11 +43,11 @@ from typing import Any, Iterator
 from urllib.parse import quote
 from xml.parsers import expat
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from corpora import bz2_streams
 from corpora.wikipedia_dump import ZSTD_ERROR, DumpHandler, chunk_source
-from corpora.schema import InputError, SkipCounter, make_doc_id
+from corpora.schema import InputError, SkipCounter, Strict, make_doc_id
 from corpora.wikitext import (
     CANONICAL_CATEGORY_PREFIXES,
     CANONICAL_FILE_PREFIXES,
@@ -76,9 +76,7 @@ _DISAMBIG_MAGIC_WORD = "__DISAMBIG__"
 _STUB_DUMP_PAGES = 100
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Options(Strict):
     namespaces: tuple[int, ...] = Field(
         default=(0,), description="page namespaces to keep (0 = articles); others are counted"
     )

@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from corpora import Strict
+from pydantic import Field, model_validator
 
 TOKENIZER_NAME = "tokenizer.json"
 
 
-class MixConfig(BaseModel):
+class MixConfig(Strict):
     """The recipe's `mixture:` section."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     weights: dict[str, float] | None = None  # fractions of tokens per source (normalised)
     natural: bool = False  # instead of weights: each source in proportion to its tokens

@@ -12,19 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from corpora import SOURCE_KINDS, reader_for
+from corpora import SOURCE_KINDS, Strict, reader_for
 from pipelines.inputs import InputFile, NoInputsError, expand_paths
+from pipelines.paths import resolve_path
 
-SourceKind = Literal["commoncrawl", "wikipedia", "code", "books", "papers", "jsonl", "parquet"]
-assert set(SourceKind.__args__) == set(SOURCE_KINDS)  # one list of kinds, checked at import
+SourceKind = Literal[SOURCE_KINDS]  # the registered readers' kinds (corpora.READER_MODULES)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SourceConfig(Strict):
@@ -150,15 +146,11 @@ class ResolvedRecipe:
 
     @property
     def run_dir(self) -> str:
-        run_dir = os.path.expanduser(os.path.expandvars(self.recipe.run_dir))
-        if "://" not in run_dir and not os.path.isabs(run_dir):
-            run_dir = str((self.base_dir / run_dir).resolve())
-        return run_dir
+        return resolve_path(self.recipe.run_dir, self.base_dir)
 
     def resolve_path(self, value: str) -> Path:
         """A local path from the recipe: ~ and $VARS expanded, relative to the recipe's folder."""
-        path = Path(os.path.expandvars(os.path.expanduser(value)))
-        return path if path.is_absolute() else self.base_dir / path
+        return Path(resolve_path(value, self.base_dir))
 
     def source(self, name: str) -> SourceConfig:
         return next(s for s in self.recipe.sources if s.name == name)
@@ -241,13 +233,11 @@ def load_recipe(path: str | os.PathLike, *, run_dir: str | None = None) -> Resol
         if (tok.tokenizer is None) == (tok.train is None):
             problems.append("tokenize: give exactly one of `tokenizer:` (a tokenizer.json path) or `train:`")
         elif tok.tokenizer is not None:
-            tok_path = Path(os.path.expandvars(os.path.expanduser(tok.tokenizer)))
-            tok_path = tok_path if tok_path.is_absolute() else base_dir / tok_path
+            tok_path = Path(resolve_path(tok.tokenizer, base_dir))
             if not tok_path.is_file():
                 problems.append(f"tokenize.tokenizer: no file at {tok_path}; give a tokenizer.json path")
         if tok.tiktoken_ranks is not None:
-            ranks = Path(os.path.expandvars(os.path.expanduser(tok.tiktoken_ranks)))
-            ranks = ranks if ranks.is_absolute() else base_dir / ranks
+            ranks = Path(resolve_path(tok.tiktoken_ranks, base_dir))
             if not ranks.is_file():
                 problems.append(f"tokenize.tiktoken_ranks: no file at {ranks}; give a .tiktoken ranks path or remove it")
     if problems:

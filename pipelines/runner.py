@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import traceback
 
 import ray
 from rich.console import Console
@@ -57,19 +58,35 @@ def _stats_path(stage: str, task_id: str) -> str:
     return f"_stats/{stage}/{task_id}.json"
 
 
+def error_log_path(stage: str, task_id: str) -> str:
+    """Where a failed task's full traceback is kept (its last failed attempt), relative to the run."""
+    return f"_errors/{stage}/{task_id}.log"
+
+
 def _execute(run_url: str, stage: str, task: TaskSpec, fingerprint: str, fn: TaskFn) -> dict:
     started = time.perf_counter()
+    run = RunDir(run_url)
     try:
         stats = fn(run_url, task.payload)
     except InputError as error:  # the input or the recipe is wrong: a retry would fail the same way
+        run.write_bytes(error_log_path(stage, task.task_id), traceback.format_exc().encode())
         return {INPUT_ERROR: f"{type(error).__name__}: {error}"}
+    except Exception:
+        run.write_bytes(error_log_path(stage, task.task_id), traceback.format_exc().encode())
+        raise  # Ray retries it
+    if run.exists(error_log_path(stage, task.task_id)):  # an earlier attempt failed; this one did not
+        run.fs.rm(run.path(error_log_path(stage, task.task_id)))
     stats = {"stage": stage, "task": task.task_id, **stats,
              "seconds": round(time.perf_counter() - started, 3),
              "node_ip": ray.util.get_node_ip_address()}
-    run = RunDir(run_url)
     run.write_json(_stats_path(stage, task.task_id), stats)
     run.write_bytes(_marker(stage, task.task_id), fingerprint.encode())  # last: the task is done
     return stats
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 class Runner:
@@ -135,12 +152,15 @@ class Runner:
                     try:
                         stats = ray.get(ref)
                         if INPUT_ERROR in stats:
-                            failures.append(f"{futures[ref].task_id}: {stats[INPUT_ERROR]} (not retried)")
+                            failures.append(f"{futures[ref].task_id}: {stats[INPUT_ERROR]} (not retried; "
+                                        f"traceback: {run.path(error_log_path(stage, futures[ref].task_id))})")
                         else:
                             done_stats.append(stats)
                     except Exception as error:  # after retries: keep going, report at the end
                         cause = getattr(error, "cause", None) or error
-                        failures.append(f"{futures[ref].task_id}: {type(cause).__name__}: {cause}")
+                        log = run.path(error_log_path(stage, futures[ref].task_id))
+                        failures.append(f"{futures[ref].task_id}: {type(cause).__name__}: {_first_line(cause)} "
+                                        f"(full traceback: {log})")
                     progress.advance(bar)
         if failures:
             raise StageFailed(

@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 from pydantic import Field, create_model
 
-from corpora import Strict
+from corpora import TEXT_PROFILES, Strict
 from pipelines.filters.gopher_quality import GOPHER_STOP_WORDS
 from pipelines.filters.registry import DECISION_ORDER, FILTERS
-from pipelines.filters.unit import CODE, CURATED, PAPERS, WEB
+from pipelines.filters.unit import PROFILES
 from pipelines.paths import resolve_path
 from pipelines.stage import fingerprint_of
 
@@ -49,18 +49,11 @@ class FilterConfig(Strict):
         return sorted(set(self.sources) - set(source_names))
 
 
-# The filters' defaults come in profiles; a source kind picks one. Curated prose is not run
-# through web heuristics (Gopher's English stop words and FineWeb's line rules would drop most
-# non-English articles, lists and plays): only its language is checked.
-KIND_PROFILES = {
-    "commoncrawl": WEB,
-    "jsonl": WEB,
-    "parquet": WEB,
-    "wikipedia": CURATED,
-    "books": CURATED,
-    "papers": PAPERS,
-    "code": CODE,
-}
+# The filters' defaults come in profiles (WEB, CURATED, CODE); a source kind picks one by the text it
+# yields (corpora.TEXT_PROFILES). Curated prose is not run through web heuristics (Gopher's English
+# stop words and FineWeb's line rules would drop most non-English articles, lists and plays): only
+# its language is checked.
+KIND_PROFILES = TEXT_PROFILES
 
 
 def _profile_defaults(profile: str) -> dict[str, Any]:
@@ -73,6 +66,7 @@ def _profile_defaults(profile: str) -> dict[str, Any]:
     return defaults
 
 
+assert set(KIND_PROFILES.values()) <= set(PROFILES)
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {kind: _profile_defaults(profile) for kind, profile in KIND_PROFILES.items()}
 
 

@@ -88,14 +88,20 @@ def test_failed_task_is_retried(ray_cluster, tmp_path):
                                    flaky)
     assert result.num_executed == 1
     assert (tmp_path / "run" / "_done" / "flaky" / "only").is_file()
+    assert not (tmp_path / "run" / "_errors" / "flaky" / "only.log").exists()  # the retry succeeded
 
 
 def test_a_task_failing_every_retry_names_itself_and_keeps_the_others(ray_cluster, tmp_path):
     run = tmp_path / "run"
     with pytest.raises(StageFailed) as error:
         ray_cluster.run_stage(str(run), "fails", _tasks(tmp_path), always_fails)
-    assert "t2: ValueError: bad input 2" in str(error.value)
+    log = run / "_errors" / "fails" / "t2.log"
+    assert f"t2: ValueError: bad input 2 (full traceback: {log})" in str(error.value)
     assert "1 of 4 tasks failed" in str(error.value)
+    traceback = log.read_text()
+    assert traceback.startswith("Traceback (most recent call last):")
+    assert "in always_fails" in traceback and traceback.rstrip().endswith("ValueError: bad input 2")
+    assert sorted(os.listdir(run / "_errors" / "fails")) == ["t2.log"]
     assert sorted(os.listdir(run / "_done" / "fails")) == ["t0", "t1", "t3"]
 
 
@@ -105,7 +111,10 @@ def test_an_input_error_fails_at_once_with_its_message(ray_cluster, tmp_path):
     with pytest.raises(StageFailed) as error:
         ray_cluster.run_stage(str(tmp_path / "run"), "extract", [TaskSpec("only", {"log_dir": str(logs)})],
                               wrong_input)
-    assert "only: InputError: x.jsonl: no record has the field 'text'; set text_field (not retried)" in str(error.value)
+    log = tmp_path / "run" / "_errors" / "extract" / "only.log"
+    assert ("only: InputError: x.jsonl: no record has the field 'text'; set text_field (not retried; "
+            f"traceback: {log})") in str(error.value)
+    assert log.read_text().rstrip().endswith("InputError: x.jsonl: no record has the field 'text'; set text_field")
     assert len(os.listdir(logs)) == 1  # one attempt: retrying cannot fix an input
     assert not (tmp_path / "run" / "_done" / "extract" / "only").exists()
 
