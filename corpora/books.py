@@ -114,6 +114,9 @@ class Options(Strict):
         default=True, description="use a GITenberg metadata.yaml next to the book for title/author/language"
     )
     encoding: str | None = Field(default=None, description="force a codec instead of detecting it")
+    max_book_bytes: int = Field(
+        default=64 << 20, gt=0, description="a book longer than this (decompressed) is skipped as "
+        "`books_too_large`, read no further (the longest Project Gutenberg books are ~15 MB)")
 
 
 def iter_documents(
@@ -127,7 +130,10 @@ def iter_documents(
         skips.skip("books_not_txt")
         return
     with fsspec.open(path, "rb", compression="infer") as handle:
-        data = handle.read()
+        data = handle.read(options.max_book_bytes + 1)
+    if len(data) > options.max_book_bytes:
+        skips.skip("books_too_large")
+        return
     doc = book_document(data, path=path, record_key=0, provenance=file_key, source=source,
                         file_key=file_key, options=options, skips=skips)
     if doc is not None:
@@ -149,7 +155,14 @@ def _iter_zip(path: str, *, source: str, file_key: str, options: Options, skips:
             skips.skip("books_no_txt_in_zip")
             return
         for info in members:
-            data = archive.read(info)
+            if info.file_size > options.max_book_bytes:  # also a zip bomb's declared size
+                skips.skip("books_too_large")
+                continue
+            with archive.open(info) as member:  # the declared size may lie: read one byte past
+                data = member.read(options.max_book_bytes + 1)
+            if len(data) > options.max_book_bytes:
+                skips.skip("books_too_large")
+                continue
             doc = book_document(data, path=path, record_key=info.filename, provenance=f"{file_key}/{info.filename}",
                                 source=source, file_key=file_key, options=options, skips=skips)
             if doc is not None:

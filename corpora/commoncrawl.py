@@ -12,7 +12,7 @@ Everything else is counted in `skips` by a stable reason code, never dropped sil
 `warc_warcinfo`, `warc_request`, `warc_metadata`, `warc_revisit`, `warc_continuation`,
 `warc_other` (record types); `response_not_http` (dns:, whois: ...); `http_status_<code>`
 (e.g. `http_status_404`; only 200 is kept: redirects and errors carry boilerplate, not content);
-`resource_not_html`, `content_not_html`; `payload_too_large`; `empty_text`, `short_text`;
+`resource_not_html`, `content_not_html`; `payload_too_large`; `html_too_deep`; `empty_text`, `short_text`;
 `error:clipped_record`, `error:corrupt_stream`, `error:truncated_stream`, `error:empty_file`
 (see corpora.warc_records); `error:<Exception>` when an extractor fails on one page.
 
@@ -28,7 +28,7 @@ from typing import Any, Iterator, Literal
 
 from pydantic import Field
 
-from corpora.html_text import decode_html, extract_main_text, looks_like_html
+from corpora.html_text import HtmlTooDeep, decode_html, extract_main_text, looks_like_html
 from corpora.schema import SkipCounter, Strict, make_doc_id
 from corpora.warc_records import ArchiveRecord, iter_archive_records
 
@@ -144,7 +144,10 @@ def _html_document(record: ArchiveRecord, options: Options) -> tuple[str, dict[s
         raise SkipRecord("resource_not_html" if record.record_type == "resource" else "content_not_html")
 
     decoded = decode_html(body, content_type)
-    text = extract_main_text(decoded.html, options.extractor, target_uri(record))
+    try:
+        text = extract_main_text(decoded.html, options.extractor, target_uri(record))
+    except HtmlTooDeep:
+        raise SkipRecord("html_too_deep") from None
 
     meta = _base_meta(record)
     meta.update(

@@ -135,24 +135,52 @@ def _clean_strings(value: Any) -> Any:
     return value
 
 
-def _lines(chunks: Iterator[bytes | None]) -> Iterator[tuple[int, bytes, bool]]:
+# A line longer than this is one record too large to hold: skipped as `record_too_large` while it
+# streams past, never joined in memory (a 100 MB single-line file costs one chunk, not 100 MB).
+MAX_LINE_BYTES = 64 << 20
+TOO_LARGE = b""  # stands for a skipped over-long line in `_lines` (an empty line is no record)
+
+
+def _lines(chunks: Iterator[bytes | None], max_line_bytes: int = MAX_LINE_BYTES,
+           skips: SkipCounter | None = None) -> Iterator[tuple[int, bytes, bool]]:
     """(0-based line number, line without its newline, terminated?) for every line; the partial
-    last line of a broken stream is dropped (its loss is the counted error)."""
+    last line of a broken stream is dropped (its loss is the counted error). A line over
+    `max_line_bytes` is counted `record_too_large` in `skips` and yielded as an empty line."""
     line_number = 0
     pending: list[bytes] = []  # pieces of the line in progress (a line may span many chunks)
+    num_pending = 0
+    too_large = False  # the line in progress is over the limit: its bytes are dropped
     for data in chunks:
         if data is None:
             return
         if b"\n" not in data:
-            pending.append(data)
+            num_pending += len(data)
+            if num_pending > max_line_bytes:
+                too_large, pending = True, []
+            elif not too_large:
+                pending.append(data)
             continue
         lines = data.split(b"\n")
-        pending.append(lines[0])
-        lines[0] = b"".join(pending)
+        if too_large or num_pending + len(lines[0]) > max_line_bytes:
+            if skips is not None:
+                skips.skip("record_too_large")
+            lines[0] = TOO_LARGE
+        else:
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
         pending = [lines.pop()]
+        num_pending, too_large = len(pending[0]), False
         for line in lines:
+            if len(line) > max_line_bytes:  # a long line within one chunk (chunks may be large)
+                if skips is not None:
+                    skips.skip("record_too_large")
+                line = TOO_LARGE
             yield line_number, line, True
             line_number += 1
+    if too_large:
+        if skips is not None:
+            skips.skip("record_too_large")
+        return
     tail = b"".join(pending)
     if tail:
         yield line_number, tail, False
@@ -173,7 +201,8 @@ def _drop_bytes(chunks: Iterator[bytes | None], count: int) -> Iterator[bytes | 
         yield chunk
 
 
-def iter_json_records(path: str, skips: SkipCounter) -> Iterator[tuple[int, Any]]:
+def iter_json_records(path: str, skips: SkipCounter,
+                      max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, Any]]:
     """(record number, decoded JSON value): line numbers for JSON Lines, indexes for a JSON
     array file. Blank lines are not records; bad JSON is counted, the rest kept."""
     with fsspec.open(path, "rb") as raw:
@@ -182,11 +211,11 @@ def iter_json_records(path: str, skips: SkipCounter) -> Iterator[tuple[int, Any]
         if head == b"[":
             yield from _array_records(chunks, skips)
         else:
-            yield from _line_records(chunks, skips)
+            yield from _line_records(chunks, skips, max_line_bytes)
 
 
-def _line_records(chunks: Iterator[bytes | None], skips: SkipCounter):
-    for line_number, line, terminated in _lines(chunks):
+def _line_records(chunks: Iterator[bytes | None], skips: SkipCounter, max_line_bytes: int = MAX_LINE_BYTES):
+    for line_number, line, terminated in _lines(chunks, max_line_bytes, skips):
         if not line.strip():
             continue
         try:

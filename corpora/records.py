@@ -15,7 +15,8 @@ in RedPajama, `warc_headers.warc-target-uri` in OSCAR), and only a dotted name d
 
 Every record that does not become a document is counted in `skips` by a stable reason:
 `record_not_object`, `record_missing_text` (absent or null), `record_text_not_string`,
-`record_empty_text`, `error:bad_json`. A broken tail counts once, after every complete record:
+`record_empty_text`, `error:bad_json`, `record_too_large` (a line over `max_record_bytes`, never held
+in memory). A broken tail counts once, after every complete record:
 `error:truncated` (stream or unterminated last line cut), `error:bad_compression`,
 `error:bad_parquet`. A 0-byte file counts `empty_file`. A text field absent from every record
 (the first 100, or a whole smaller file) raises `TextFieldError` naming the option and the
@@ -65,6 +66,9 @@ class Options(Strict):
     the text and url fields, plus the scalar fields of nested objects as dotted keys."""
     batch_rows: int = pydantic.Field(default=1024, gt=0)
     """Parquet/Arrow rows decoded per batch (bounded memory)."""
+    max_record_bytes: int = pydantic.Field(default=64 << 20, gt=0)
+    """A JSON Lines line longer than this is skipped as `record_too_large` without being held in
+    memory (bounded memory per document)."""
 
 
 class RecordMapper:
@@ -255,7 +259,7 @@ def iter_documents(
     mapper = RecordMapper(options, source, file_key, path)
     kind = detect_format(path, options)
     if kind == "jsonl":
-        records = iter_json_records(path, skips)
+        records = iter_json_records(path, skips, options.max_record_bytes)
     else:
         records = iter_table_records(path, skips, arrow=kind == "arrow", mapper=mapper,
                                      columns=_parquet_columns(options),

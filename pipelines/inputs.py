@@ -58,19 +58,14 @@ def expand_paths(kind: str, patterns: list[str], base_dir: str, source: str) -> 
         protocol = infer_storage_options(pattern).get("protocol", "file")
         if protocol == "file" and not os.path.isabs(pattern):
             pattern = os.path.normpath(os.path.join(base_dir, pattern))
-        fs, stripped = url_to_fs(pattern)
-        matches: list[tuple[str, str]] = []  # (path, key)
-        if _has_magic(stripped):
-            base = _glob_base(stripped)
-            for path in fs.glob(stripped):
-                if fs.isdir(path):
-                    matches.extend(_walk(fs, path, kind, suffixes, key_base=base))
-                else:
-                    matches.append((path, os.path.relpath(path, base) if base else path))
-        elif fs.isdir(stripped):
-            matches.extend(_walk(fs, stripped, kind, suffixes, key_base=os.path.dirname(stripped.rstrip("/"))))
-        elif fs.exists(stripped):
-            matches.append((stripped, os.path.basename(stripped)))
+        try:
+            matches = _matches(kind, pattern, suffixes)
+        except Exception as error:  # an unreachable host, refused credentials, a bad URL
+            raise NoInputsError(
+                f"source {source!r}: cannot list {raw!r} ({type(error).__name__}: {error}); check the "
+                "URL, the network and credentials, or use a local copy"
+            ) from None
+        fs, _ = url_to_fs(pattern)
         if not matches:
             raise NoInputsError(
                 f"source {source!r}: no files match {raw!r}"
@@ -81,9 +76,39 @@ def expand_paths(kind: str, patterns: list[str], base_dir: str, source: str) -> 
             full = _full_path(fs, path, protocol)
             if full not in found:
                 # A directory input (a code tree) counts every byte under it, as a file counts its own.
-                size = int(fs.du(path, total=True) or 0) if fs.isdir(path) else int(fs.size(path) or 0)
+                size = _tree_bytes(fs, path) if fs.isdir(path) else int(fs.size(path) or 0)
                 found[full] = InputFile(path=full, file_key=key, size_bytes=size)
     return sorted(found.values(), key=lambda f: (f.file_key, f.path))
+
+
+def _tree_bytes(fs, directory: str) -> int:
+    """Bytes under a directory, links not followed (a link loop in a code tree must not hang or
+    raise here: the code reader counts such links itself)."""
+    if not isinstance(fs, fsspec.implementations.local.LocalFileSystem):
+        return int(fs.du(directory, total=True) or 0)
+    total = 0
+    for folder, _, files in os.walk(directory):
+        for name in files:
+            total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
+def _matches(kind: str, pattern: str, suffixes: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(path, file key) of every input `pattern` names."""
+    fs, stripped = url_to_fs(pattern)
+    matches: list[tuple[str, str]] = []  # (path, key)
+    if _has_magic(stripped):
+        base = _glob_base(stripped)
+        for path in fs.glob(stripped):
+            if fs.isdir(path):
+                matches.extend(_walk(fs, path, kind, suffixes, key_base=base))
+            else:
+                matches.append((path, os.path.relpath(path, base) if base else path))
+    elif fs.isdir(stripped):
+        matches.extend(_walk(fs, stripped, kind, suffixes, key_base=os.path.dirname(stripped.rstrip("/"))))
+    elif fs.exists(stripped):
+        matches.append((stripped, os.path.basename(stripped)))
+    return matches
 
 
 def _walk(fs, directory: str, kind: str, suffixes: tuple[str, ...], key_base: str) -> list[tuple[str, str]]:
@@ -94,9 +119,19 @@ def _walk(fs, directory: str, kind: str, suffixes: tuple[str, ...], key_base: st
         return _paper_inputs(fs, directory, suffixes, key_base)
     out = []
     for path in sorted(fs.find(directory)):
-        if path.lower().endswith(suffixes):  # names like PAGES.XML.BZ2 or 00001.WARC.GZ count too
+        if path.lower().endswith(suffixes) and _inside(fs, directory, path):
+            # names like PAGES.XML.BZ2 or 00001.WARC.GZ count too
             out.append((path, os.path.relpath(path, key_base) if key_base else path))
     return out
+
+
+def _inside(fs, directory: str, path: str) -> bool:
+    """Whether a local file found under `directory` really lies inside it: a symlink out of the
+    input tree (to /etc, to another user's files) is not followed."""
+    if not isinstance(fs, fsspec.implementations.local.LocalFileSystem):
+        return True  # object stores have no links
+    root = os.path.realpath(directory)
+    return os.path.realpath(path).startswith(root + os.sep)
 
 
 def _paper_inputs(fs, directory: str, suffixes: tuple[str, ...], key_base: str) -> list[tuple[str, str]]:

@@ -54,6 +54,13 @@ class RunnerConfig(Strict):
         "skipped and counted per source before the build stops: a count (5), or a fraction of the "
         "source's files (0.01, the default: 1 in 100); 0 stops at the first. See pipelines/bad_inputs.py")
 
+    max_doc_chars: int | None = Field(
+        10_000_000, ge=1, description="documents longer than this (characters) are dropped in extract, "
+        "counted `doc_too_large`; null: no limit. See pipelines/document_limits.py")
+    extract_timeout_seconds: float | None = Field(
+        60.0, gt=0, description="wall time a reader may take to produce one document; the document "
+        "is abandoned and counted `error:ExtractTimeout`; null: no limit")
+
     @field_validator("max_bad_inputs", mode="before")
     @classmethod
     def _a_number(cls, value: Any) -> Any:

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from corpora import DOCUMENT_SCHEMA, InputError, SkipCounter, batched_tables, reader_for
 from pipelines.bad_inputs import bad_input_stats, check_bad_inputs
+from pipelines.document_limits import limited_documents
 from pipelines.rundir import RunDir
 from pipelines.stage import BuildContext, Phase, Stage, TaskSpec, part_path
 
@@ -49,8 +50,10 @@ def _extract(run_url: str, payload: dict) -> dict:
     )
     num_docs = num_chars = 0
     run = RunDir(run_url)
+    limited = limited_documents(_guarded(documents, skips), skips, max_doc_chars=payload.get("max_doc_chars"),
+                                timeout_seconds=payload.get("extract_timeout_seconds"))
     with run.parquet_writer(part_path("extract", source, payload["task_id"]), DOCUMENT_SCHEMA) as writer:
-        for table in batched_tables(_guarded(documents, skips), source, payload["batch_size"]):
+        for table in batched_tables(limited, source, payload["batch_size"]):
             writer.write_table(table)
             num_docs += table.num_rows
             num_chars += pc.sum(pc.utf8_length(table["text"])).as_py() or 0
@@ -83,6 +86,8 @@ def extract_tasks(resolved) -> list[TaskSpec]:
                     "size_bytes": (byte_range[1] - byte_range[0]) if byte_range else input_file.size_bytes,
                     "byte_range": list(byte_range) if byte_range else None,
                     "options": options, "batch_size": runner.batch_size,
+                    "max_doc_chars": runner.max_doc_chars,
+                    "extract_timeout_seconds": runner.extract_timeout_seconds,
                 }))
     return tasks
 

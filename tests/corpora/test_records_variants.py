@@ -232,9 +232,11 @@ def test_line_over_100_mb(tmp_path):
         handle.write('{"text": "')
         handle.write(text)
         handle.write('", "url": "http://a.example/"}\n{"text": "after"}\n')
-    docs, skips = _read(path)
+    docs, skips = _read(path, Options(max_record_bytes=128 << 20))  # the default (64 MiB) skips it
     assert skips == {} and [len(d["text"]) for d in docs] == [len(text), 5]
     assert docs[0]["text"] == text and docs[0]["url"] == "http://a.example/"
+    docs, skips = _read(path)
+    assert skips == {"record_too_large": 1} and [d["text"] for d in docs] == ["after"]
 
 
 # ---- fields: text, nested, ids, other corpora ----------------------------------------------
