@@ -1,7 +1,8 @@
 """Training throughput and MFU of the real trainer (train.loop.train) on one device.
 
-Default: gpt2-124m, CLM, sequence length 1024, bf16 autocast, torch.compile, fused AdamW, TF32,
-flash SDPA, vocabulary padded to 50304, on one GPU. Runs of the same trainer on the same data:
+Default: gpt2-124m and llama-150m, CLM, sequence length 1024, bf16 autocast, torch.compile, fused
+AdamW, TF32, flash SDPA, vocabulary padded to 50304, on one GPU. For each model, runs of the same
+trainer on the same data:
 
   compiled                 the headline tokens/s and MFU
   compiled+doc-mask        per-document attention masks and position reset (the switch's cost),
@@ -9,21 +10,23 @@ flash SDPA, vocabulary padded to 50304, on one GPU. Runs of the same trainer on 
   compiled+doc-mask-flex   the same masks as FlexAttention block masks (--attention flex), which
                            skip the blocks between documents; its last loss must agree with the
                            dense run's (same data, same init). Faster here = make flex the default
-  compiled+loss-chunk      the LM head and loss 4,096 tokens at a time (--loss-chunk): what the
-                           memory saving costs or gains in speed; peak memory is printed for all
-  eager                    no torch.compile (what compiling buys)
+  compiled+act-ckpt        --activation-checkpointing: what recomputing each block costs in speed
+                           and saves in peak memory (printed for every run)
+  (--extra) loss-chunk     the LM head and loss 4,096 tokens at a time (--loss-chunk)
+  (--extra) eager          no torch.compile (what compiling buys)
 
 Data: shards given with --shards (a run dir, shards dir or manifest.json), else synthetic shards
 written to a temporary directory: GPT-2-sized vocabulary, Zipf-distributed ids, documents of
 log-normal length (median ~600 tokens) ending in EOS, so document masking has real boundaries.
 
 An out-of-memory error halves the micro-batch (the global batch stays, accumulation doubles) and
-retries. The last line printed is the result:
+retries. A run that would start after --budget-s is skipped (the whole stays under 8 minutes; the
+headline run of each model always happens). The last line printed is the result:
 
-  RESULT ... tokens/s ... MFU ...
+  RESULT <model> ... tokens/s ... MFU ...   (one line per model)
 
-    python benchmarks/bench_gpu_train.py                                  # GPU, ~4-6 min
-    python benchmarks/bench_gpu_train.py --device cpu --model tiny --steps 5   # CPU smoke test
+    python benchmarks/bench_gpu_train.py                 # GPU, ~6-7 min
+    python benchmarks/bench_gpu_train.py --smoke         # CPU smoke test: tiny + llama-tiny, 2 steps
 """
 from __future__ import annotations
 
@@ -72,15 +75,17 @@ def is_oom(error: BaseException) -> bool:
     return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
-def measure(args, run: Path, out: Path, *, compile_model: bool, doc_mask: bool, micro: int,
-            attention: str = "sdpa", loss_chunk: int = 0) -> dict:
+def measure(args, run: Path, out: Path, *, model: str, compile_model: bool, doc_mask: bool, micro: int,
+            attention: str = "sdpa", loss_chunk: int = 0, activation_checkpointing: bool = False) -> dict:
     """One trainer run; tokens/s and MFU over the steps after the warmup ones (compile included
     in warmup), from the run's JSONL log."""
     steps = args.warmup_steps + args.steps
     config = TrainConfig(
-        run=str(run), objective="clm", model=args.model, steps=steps, seq_len=args.seq_len,
+        run=str(run), objective="clm", model=model, steps=steps, seq_len=args.seq_len,
         batch_size=args.batch_size, micro_batch_size=micro, device=args.device, dtype=args.dtype,
-        compile=compile_model, compile_mode=args.compile_mode if compile_model else None, doc_mask=doc_mask, attention=attention, loss_chunk=loss_chunk, eval_samples=0, checkpoint=False, out=str(out),
+        compile=compile_model, compile_mode=args.compile_mode if compile_model else None, doc_mask=doc_mask, attention=attention,
+        loss_chunk=loss_chunk, activation_checkpointing=activation_checkpointing, eval_samples=0,
+        checkpoint=False, out=str(out),
         resume="never", log_every=args.warmup_steps if args.steps % args.warmup_steps == 0 else 1,
         warmup_steps=max(1, steps // 10), quiet=True, peak_tflops=args.peak_tflops,
     )
@@ -129,33 +134,57 @@ def measure_with_oom_retry(args, run: Path, work: Path, name: str, **kwargs) -> 
     return None
 
 
+def plan_for(args, cuda: bool) -> list[tuple[str, dict]]:
+    head = "compiled" if args.compile else "eager"
+    plan = [(head, dict(compile_model=args.compile, doc_mask=False))]
+    if args.only_main:
+        return plan
+    plan.append((head + "+doc-mask", dict(compile_model=args.compile, doc_mask=True)))
+    if args.compile and cuda:  # flex has no CPU backward and is unfused without compile
+        plan.append((head + "+doc-mask-flex", dict(compile_model=True, doc_mask=True, attention="flex")))
+    plan.append((head + "+act-ckpt", dict(compile_model=args.compile, doc_mask=False, activation_checkpointing=True)))
+    if "loss-chunk" in args.extra:
+        plan.append((head + "+loss-chunk", dict(compile_model=args.compile, doc_mask=False, loss_chunk=args.loss_chunk)))
+    if "eager" in args.extra and args.compile:
+        plan.append(("eager", dict(compile_model=False, doc_mask=False)))
+    return plan
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shards", help="run dir / shards dir / manifest.json; default: synthetic shards")
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--model", default="gpt2-124m")
-    p.add_argument("--seq-len", type=int, default=None, help="default 1024 (cuda) / 64 (cpu tiny)")
+    p.add_argument("--models", default="gpt2-124m,llama-150m", help="comma-separated presets")
+    p.add_argument("--smoke", action="store_true",
+                   help="CPU smoke test: tiny,llama-tiny, seq 64, 2 steps, no compile (checks the script runs)")
+    p.add_argument("--seq-len", type=int, default=None, help="default 1024 (cuda) / 64 (cpu)")
     p.add_argument("--micro-batch", type=int, default=None, help="per step; default 32 (cuda) / 4 (cpu)")
     p.add_argument("--batch-size", type=int, default=None, help="global; default 2 x micro-batch")
-    p.add_argument("--steps", type=int, default=30, help="timed optimizer steps per configuration")
-    p.add_argument("--warmup-steps", type=int, default=None, help="untimed (compile); default 10 / 1 on cpu")
+    p.add_argument("--steps", type=int, default=None, help="timed optimizer steps per run; default 20 / 2 on cpu")
+    p.add_argument("--warmup-steps", type=int, default=None, help="untimed (compile); default 5 / 1 on cpu")
     p.add_argument("--dtype", choices=("bf16", "fp32", "auto"), default="auto")
     p.add_argument("--compile", dest="compile", action="store_true", default=None)
     p.add_argument("--no-compile", dest="compile", action="store_false")
     p.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. max-autotune-no-cudagraphs")
+    p.add_argument("--extra", default="", help="comma-separated extra runs: loss-chunk, eager")
     p.add_argument("--loss-chunk", type=int, default=4096, help="tokens per chunk in the loss-chunk run")
-    p.add_argument("--budget-s", type=float, default=390,
+    p.add_argument("--budget-s", type=float, default=360,
                    help="start no comparison run after this many seconds (keeps the whole under 8 min)")
-    p.add_argument("--only-main", action="store_true", help="skip the doc-mask and eager comparisons")
+    p.add_argument("--only-main", action="store_true", help="only the headline run of each model")
     p.add_argument("--peak-tflops", type=float, default=None, help="override the device's bf16 peak")
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.device, args.models = "cpu", "tiny,llama-tiny"
     bench_started = time.perf_counter()
     cuda = args.device == "cuda"
-    args.seq_len = args.seq_len or (1024 if cuda or args.model != "tiny" else 64)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    args.extra = {e.strip() for e in args.extra.split(",") if e.strip()}
+    args.seq_len = args.seq_len or (1024 if cuda else 64)
     args.micro_batch = args.micro_batch or (32 if cuda else 4)
     args.batch_size = args.batch_size or 2 * args.micro_batch
-    args.warmup_steps = args.warmup_steps or (10 if cuda else 1)
+    args.steps = args.steps or (20 if cuda else 2)
+    args.warmup_steps = args.warmup_steps or (5 if cuda else 1)
     if args.compile is None:
         args.compile = cuda  # compiling on CPU is slow to start and not what this measures
     if cuda:
@@ -167,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         name = "cpu"
         print(f"device cpu ({os.cpu_count()} cores); torch {torch.__version__}")
 
+    plan = plan_for(args, cuda)
+    results: dict[str, dict[str, dict | None]] = {m: {} for m in models}
+    first_micro = args.micro_batch
     with tempfile.TemporaryDirectory(prefix="bench-gpu-train-") as tmp:
         work = Path(tmp)
         if args.shards:
@@ -176,53 +208,54 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             run = write_synthetic_shards(work / "run", max(needed + 4 * args.seq_len, 200_000))
             print(f"synthetic shards: {needed:,}+ tokens in {time.perf_counter() - started:.1f} s")
-        plan = [("compiled" if args.compile else "eager", dict(compile_model=args.compile, doc_mask=False))]
-        if not args.only_main:
-            plan.append(((plan[0][0]) + "+doc-mask", dict(compile_model=args.compile, doc_mask=True)))
-            if args.compile and cuda:  # flex has no CPU backward and is unfused without compile
-                plan.append(((plan[0][0]) + "+doc-mask-flex",
-                             dict(compile_model=True, doc_mask=True, attention="flex")))
-            plan.append(((plan[0][0]) + "+loss-chunk", dict(compile_model=args.compile, doc_mask=False,
-                                                           loss_chunk=args.loss_chunk)))
-            if args.compile:
-                plan.append(("eager", dict(compile_model=False, doc_mask=False)))
-        results = {}
-        for label, kwargs in plan:
+        # every model's headline first, then the comparisons, so a tight budget still measures both
+        order = [(m, 0) for m in models] + [(m, i) for i in range(1, len(plan)) for m in models]
+        for model, index in order:
+            label, kwargs = plan[index]
             spent = time.perf_counter() - bench_started
-            if results and spent > args.budget_s:  # the headline run always happens
-                print(f"skipping {label}: {spent:.0f} s spent of the {args.budget_s:.0f} s budget", flush=True)
+            if index > 0 and spent > args.budget_s:
+                print(f"skipping {model} {label}: {spent:.0f} s spent of the {args.budget_s:.0f} s budget", flush=True)
                 continue
-            print(f"running {label} ({args.model}, seq {args.seq_len}, global batch {args.batch_size}, "
+            args.micro_batch = results[model].get("_micro", first_micro)
+            print(f"running {model} {label} (seq {args.seq_len}, global batch {args.batch_size}, "
                   f"{args.warmup_steps}+{args.steps} steps) ...", flush=True)
-            result = measure_with_oom_retry(args, run, work, label.replace("+", "-"), **kwargs)
-            results[label] = result
+            result = measure_with_oom_retry(args, run, work, f"{model}-{label.replace('+', '-')}",
+                                            model=model, **kwargs)
+            results[model]["_micro"] = args.micro_batch
+            results[model][label] = result
             if result:
                 shown = "n/a" if result["mfu"] is None else f"{result['mfu']:.1%}"
-                print(f"  {label}: {result['tokens_per_s']:,.0f} tokens/s, MFU {shown}, "
+                print(f"  {model} {label}: {result['tokens_per_s']:,.0f} tokens/s, MFU {shown}, "
                       f"{result['step_s'] * 1000:.1f} ms/step, micro-batch {result['micro_batch']}, "
                       f"wall {result['wall_s']:.0f} s (compile included), last loss {result['loss']:.3f}"
                       + ("" if result["peak_gib"] is None else f", peak {result['peak_gib']:.1f} GiB"),
                       flush=True)
-    dense, flex = results.get("compiled+doc-mask"), results.get("compiled+doc-mask-flex")
-    if flex and dense and abs(flex["loss"] - dense["loss"]) > 0.02 * abs(dense["loss"]):
-        print(f"WARNING: flex and dense document masks disagree: last loss {flex['loss']:.4f} vs "
-              f"{dense['loss']:.4f} (expected equal up to bf16 noise)", flush=True)
+    for model in models:
+        results[model].pop("_micro", None)
+        dense, flex = results[model].get("compiled+doc-mask"), results[model].get("compiled+doc-mask-flex")
+        if flex and dense and abs(flex["loss"] - dense["loss"]) > 0.02 * abs(dense["loss"]):
+            print(f"WARNING {model}: flex and dense document masks disagree: last loss {flex['loss']:.4f} vs "
+                  f"{dense['loss']:.4f} (expected equal up to bf16 noise)", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"device": name, "args": vars(args), "results": results}, indent=2))
-    main_label = plan[0][0]
-    head = results.get(main_label)
-    if head is None:
-        print(f"RESULT {args.model} clm: the {main_label} run failed (see above)")
-        return 1
-    ratios = []
-    for label, result in results.items():
-        if label != main_label and result:
-            ratios.append(f"{label} {result['tokens_per_s'] / head['tokens_per_s']:.2f}x")
-    shown = "n/a (no peak for this device)" if head["mfu"] is None else f"{head['mfu']:.1%}"
-    print(f"RESULT {args.model} clm seq {args.seq_len} {main_label} on {name}: "
-          f"{head['tokens_per_s']:,.0f} tokens/s, MFU {shown}"
-          + (f" | relative to {main_label}: " + ", ".join(ratios) if ratios else ""))
-    return 0
+        Path(args.json).write_text(json.dumps({"device": name, "args": {**vars(args), "extra": sorted(args.extra)},
+                                               "results": results}, indent=2))
+    print(f"total {time.perf_counter() - bench_started:.0f} s")
+    main_label, status = plan[0][0], 0
+    for model in models:
+        head = results[model].get(main_label)
+        if head is None:
+            print(f"RESULT {model} clm: the {main_label} run failed (see above)")
+            status = 1
+            continue
+        ratios = [f"{label} {r['tokens_per_s'] / head['tokens_per_s']:.2f}x"
+                  + ("" if r["peak_gib"] is None else f" ({r['peak_gib']:.1f} GiB)")
+                  for label, r in results[model].items() if label != main_label and r]
+        shown = "n/a (no peak for this device)" if head["mfu"] is None else f"{head['mfu']:.1%}"
+        memory = "" if head["peak_gib"] is None else f", peak {head['peak_gib']:.1f} GiB"
+        print(f"RESULT {model} clm seq {args.seq_len} {main_label} on {name}: "
+              f"{head['tokens_per_s']:,.0f} tokens/s, MFU {shown}{memory}"
+              + (f" | relative to {main_label}: " + ", ".join(ratios) if ratios else ""))
+    return status
 
 
 if __name__ == "__main__":
