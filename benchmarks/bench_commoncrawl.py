@@ -25,6 +25,11 @@ sys.path.insert(0, str(REPO))
 from corpora.commoncrawl import Options, iter_documents  # noqa: E402
 from corpora.schema import SkipCounter  # noqa: E402
 
+try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
+    from results import record  # noqa: E402
+except ImportError:  # pragma: no cover
+    from benchmarks.results import record  # noqa: E402
+
 
 def data_root() -> Path:
     configured = os.environ.get("CORPUSMILL_TEST_DATA")
@@ -109,6 +114,8 @@ def main() -> None:
     for row in (ours_fast, ours_traf):
         print(f"  {row['label']:<36} {row['mb_per_s'] / anchor['mb_per_s']:>6.2f}x  "
               f"{row['docs_per_s'] / anchor['docs_per_s']:>6.2f}x")
+        record("extract (Common Crawl)", row["label"], corpusmill=row["mb_per_s"], anchor=anchor["mb_per_s"],
+               unit="MB/s per core", anchor_name="datatrove WarcReader + Trafilatura")
 
 
 if __name__ == "__main__":

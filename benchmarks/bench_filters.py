@@ -27,6 +27,11 @@ from pipelines.filters import FilterConfig, annotate, decide, settings_for  # no
 from pipelines.filters import reference  # noqa: E402
 from pipelines.filters.text_stats import _SPLITTERS  # noqa: E402
 
+try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
+    from results import record  # noqa: E402
+except ImportError:  # pragma: no cover
+    from benchmarks.results import record  # noqa: E402
+
 
 def data_root() -> Path:
     configured = os.environ.get("CORPUSMILL_TEST_DATA")
@@ -99,6 +104,8 @@ def main() -> None:
     print(f"\n{len(english)} pages that reach Gopher (warm caches): datatrove {len(english) / dt_en:.1f} docs/s, "
           f"corpusmill {len(english) / ours_en:.1f} docs/s ({dt_en / ours_en:.2f}x)")
     best = min(rows[1:] or rows, key=lambda r: r[1])
+    record("filter", "FineWeb-style chain (warm, best later round)", corpusmill=len(docs) / best[1],
+           anchor=len(docs) / best[0], unit="docs/s per core", anchor_name="datatrove FineWeb chain")
     print(f"\ncold (round 1): {rows[0][0] / rows[0][1]:.2f}x datatrove; warm (best later round): "
           f"{best[0] / best[1]:.2f}x; ungated warm: {best[0] / best[2]:.2f}x")
 

@@ -44,6 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tokenization.encode import encode_table  # noqa: E402
 from tokenization.tokenizer import load_tokenizer, train_tokenizer, with_fast_path  # noqa: E402
 
+try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
+    from results import record  # noqa: E402
+except ImportError:  # pragma: no cover
+    from benchmarks.results import record  # noqa: E402
+
 
 def load_documents(data: Path, num_code: int) -> list[str]:
     texts = []
@@ -167,6 +172,10 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append(row)
             print(f"{name:14s} {variant:14s} {seconds:7.2f} {row['mb_per_s_per_core']:10.2f} "
                   f"{row['mtokens_per_s_per_core']:12.2f} {row['vs_datatrove']:12.2f}x")
+            if variant != "datatrove":
+                record("tokenize", f"{name} {variant}", corpusmill=row["mb_per_s_per_core"],
+                       anchor=round(megabytes / anchor, 3), unit="MB/s per core",
+                       anchor_name="datatrove DocumentTokenizer")
     out = {"benchmark": "tokenize", "megabytes": round(megabytes, 3), "num_docs": len(texts), "rows": rows}
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")

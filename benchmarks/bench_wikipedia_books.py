@@ -34,6 +34,11 @@ from corpora.schema import SkipCounter  # noqa: E402
 
 MB = 1_000_000
 
+try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
+    from results import record  # noqa: E402
+except ImportError:  # pragma: no cover
+    from benchmarks.results import record  # noqa: E402
+
 
 def default_data_dir() -> Path:
     configured = os.environ.get("CORPUSMILL_TEST_DATA")
@@ -135,6 +140,8 @@ def bench_wikipedia(data: Path, quick: bool) -> None:
     # Same input bytes and the same articles go through both; documents differ only in which
     # near-empty pages count (strip_code keeps category-link text, so fewer pages come out empty).
     print(f"  speed-up ours vs anchor (same inputs, CPU time): {anchor / ours:.2f}x")
+    record("extract (Wikipedia)", "dump pages to text", corpusmill=totals["xml"] / MB / ours,
+           anchor=totals["xml"] / MB / anchor, unit="MB/s xml per core", anchor_name="iterparse + strip_code")
 
 
 # -- books --------------------------------------------------------------------------------------
@@ -176,6 +183,8 @@ def bench_books(data: Path, quick: bool) -> None:
           f"{len(paths) / anchor_seconds:.1f} docs/s, {stored / MB / anchor_seconds:.1f} MB/s; "
           f"books still naming Project Gutenberg: {anchor_leaks}")
     print(f"  speed-up ours vs anchor (same inputs, CPU time): {anchor_seconds / seconds:.2f}x")
+    record("extract (books)", "Gutenberg books", corpusmill=stored / MB / seconds, anchor=stored / MB / anchor_seconds,
+           unit="MB/s per core", anchor_name="gutenberg_cleaner.simple_cleaner")
 
 
 def main() -> None:

@@ -39,6 +39,11 @@ from tokenization.tokenizer import load_tokenizer  # noqa: E402
 
 WINDOW = 1025
 
+try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
+    from results import record  # noqa: E402
+except ImportError:  # pragma: no cover
+    from benchmarks.results import record  # noqa: E402
+
 
 def build_corpus(data: Path, out: Path, num_code: int):
     tok = data / "tokenizers/whisper-gpt2"
@@ -111,6 +116,10 @@ def main() -> None:
         for name, seconds in timings.items():
             print(f"{name:34s} {seconds:7.3f} {num_windows * WINDOW / seconds / 1e6:12.1f} "
                   f"{num_windows / seconds:11,.0f} {anchor / seconds:9.2f}x")
+        for name in ("corpusmill window() per window", "corpusmill windows() batch"):
+            record("windows", name, corpusmill=num_windows * WINDOW / timings[name] / 1e6,
+                   anchor=num_windows * WINDOW / anchor / 1e6, unit="M tokens/s per core",
+                   anchor_name="flat np.memmap slice")
         slowest = max(timings["corpusmill window() per window"], timings["corpusmill windows() batch"])
         rate = num_windows * WINDOW / slowest / 1e6
         print(f"\ntarget >= 10M tokens/s per core: {'met' if rate >= 10 else 'NOT met'} ({rate:.1f}M, slower of the two)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import time
 import traceback
 
@@ -78,7 +79,9 @@ def _execute(run_url: str, stage: str, task: TaskSpec, fingerprint: str, fn: Tas
         run.fs.rm(run.path(error_log_path(stage, task.task_id)))
     stats = {"stage": stage, "task": task.task_id, **stats,
              "seconds": round(time.perf_counter() - started, 3),
-             "node_ip": ray.util.get_node_ip_address()}
+             "node_ip": ray.util.get_node_ip_address(),
+             # The worker process's peak so far (Linux: KiB), for benchmarks/bench_scaling.py.
+             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     run.write_json(_stats_path(stage, task.task_id), stats)
     run.write_bytes(_marker(stage, task.task_id), fingerprint.encode())  # last: the task is done
     return stats
