@@ -24,6 +24,13 @@ Optionally, a reader whose format can be cut into independent pieces also offers
 and then accepts `byte_range=(start, end)` in `iter_documents`: each range yields a disjoint part
 of the file's documents, and together they yield exactly what the whole file does (the Wikipedia
 reader does this for multistream .bz2 dumps; see corpora/bz2_streams.py).
+
+Optionally, a reader whose inputs are not simply a folder's files with its suffixes offers
+
+    def directory_inputs(fs, directory: str, suffixes: tuple[str, ...]) -> list[str]
+
+and pipelines/inputs.py lists a folder given in a recipe through it (the papers reader: a folder
+holding a `.tex` file is one unpacked paper, other folders contribute the e-prints inside them).
 """
 from __future__ import annotations
 

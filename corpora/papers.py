@@ -85,6 +85,33 @@ class Options(Strict):
     ref_placeholder: str = Field("[ref]", description="stands for \\ref, \\eqref, \\cref, ...")
 
 
+def directory_inputs(fs, directory: str, suffixes: tuple[str, ...]) -> list[str]:
+    """The papers a folder holds (pipelines/inputs.py asks): a folder holding a `.tex` file
+    directly is one paper (an unpacked e-print); other folders contribute their e-prints
+    (archives, `.gz`, `.tex`) and the unpacked papers below them."""
+    files = sorted(fs.find(directory))
+    paper_dirs = {posixpath.dirname(path) for path in files if path.lower().endswith(".tex")}
+
+    def outermost_paper_dir(path: str) -> str | None:
+        top, parent = None, posixpath.dirname(path)
+        while len(parent) >= len(directory):
+            if parent in paper_dirs:
+                top = parent
+            if parent == directory:
+                break
+            parent = posixpath.dirname(parent)
+        return top
+
+    found: dict[str, None] = {}
+    for path in files:
+        paper = outermost_paper_dir(path)
+        if paper is not None:
+            found[paper] = None
+        elif path.lower().endswith(suffixes):
+            found[path] = None
+    return list(found)
+
+
 def iter_documents(path: str, *, source: str, file_key: str, options: Options, skips: SkipCounter) -> Iterator[dict]:
     document = paper_document(path, source=source, file_key=file_key, options=options, skips=skips)
     if document is not None:

@@ -12,7 +12,7 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.utils import infer_storage_options
 
-from corpora import DIRECTORY_SUFFIXES
+from corpora import DIRECTORY_SUFFIXES, reader_for
 
 
 
@@ -115,8 +115,11 @@ def _walk(fs, directory: str, kind: str, suffixes: tuple[str, ...], key_base: st
     # A code directory is one repository tree: the code reader walks it itself.
     if kind == "code" and not any(fs.isfile(p) and p.lower().endswith(suffixes) for p in fs.ls(directory, detail=False)):
         return [(directory.rstrip("/"), os.path.relpath(directory.rstrip("/"), key_base) if key_base else directory)]
-    if kind == "papers":
-        return _paper_inputs(fs, directory, suffixes, key_base)
+    listed = getattr(reader_for(kind), "directory_inputs", None)  # a reader's own rule for folders
+    if listed is not None:
+        root = directory.rstrip("/")
+        return [(path, os.path.relpath(path, key_base) if key_base else path)
+                for path in listed(fs, root, suffixes) if path == root or _inside(fs, root, path)]
     out = []
     for path in sorted(fs.find(directory)):
         if path.lower().endswith(suffixes) and _inside(fs, directory, path):
@@ -132,30 +135,3 @@ def _inside(fs, directory: str, path: str) -> bool:
         return True  # object stores have no links
     root = os.path.realpath(directory)
     return os.path.realpath(path).startswith(root + os.sep)
-
-
-def _paper_inputs(fs, directory: str, suffixes: tuple[str, ...], key_base: str) -> list[tuple[str, str]]:
-    """A folder holding a `.tex` file directly is one paper (an unpacked e-print); other folders
-    contribute their e-prints (archives, `.gz`, `.tex`) and their unpacked papers."""
-    directory = directory.rstrip("/")
-    files = sorted(fs.find(directory))
-    paper_dirs = {os.path.dirname(path) for path in files if path.lower().endswith(".tex")}
-
-    def outermost_paper_dir(path: str) -> str | None:
-        top, parent = None, os.path.dirname(path)
-        while len(parent) >= len(directory):
-            if parent in paper_dirs:
-                top = parent
-            if parent == directory:
-                break
-            parent = os.path.dirname(parent)
-        return top
-
-    found: dict[str, None] = {}
-    for path in files:
-        paper = outermost_paper_dir(path)
-        if paper is not None:
-            found[paper] = None
-        elif path.lower().endswith(suffixes):
-            found[path] = None
-    return [(path, os.path.relpath(path, key_base) if key_base else path) for path in found]
