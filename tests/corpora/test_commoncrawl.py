@@ -284,12 +284,15 @@ def test_trafilatura_extractor_on_the_synthetic_and_real_files(synthetic_warc: P
     assert by_url["http://a.test/ru"] == RUSSIAN
     assert by_url["http://a.test/fr"] == FRENCH
     assert all(d["meta"]["extractor"] == "trafilatura" for d in docs)
-    # Real pages: still every HTML 200 response is a document or counted as empty.
-    for name, html_200 in (("resiliparse_cc-sample_warcfile.warc.gz", 16), ("dolma_sample-0000.warc.gz", 22),
-                           ("resiliparse_clueweb-quirk.warc.gz", 29)):
+    # Real pages: still every HTML 200 response is a document or counted as empty. trafilatura 2.3.1
+    # (what users get) finds no main text on one cc-sample page, a video page
+    # (http://096355.com/video/11073.html?11073-0-2) that 1.11.0 kept: 15 documents there, was 16.
+    for name, html_200, num_docs in (("resiliparse_cc-sample_warcfile.warc.gz", 16, 15),
+                                     ("dolma_sample-0000.warc.gz", 22, 22),
+                                     ("resiliparse_clueweb-quirk.warc.gz", 29, 29)):
         docs, skips = read_all(str(shared_data / "web/warc-real" / name), options)
         assert len(docs) + skips["empty_text"] == html_200
-        assert len(docs) == html_200
+        assert len(docs) == num_docs
 
 
 def test_options_reject_unknown_keys_and_are_frozen():
