@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--unit", choices=("small", "full"), default="small")
     parser.add_argument("--work", type=Path, help="keep inputs and runs here (default: a temporary folder)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--before-file", type=Path, help="the replaced shard_assembly.py (default: from git)")
     args = parser.parse_args(argv)
     root = args.work or Path(tempfile.mkdtemp(prefix="corpusmill-scaling-"))
     files = unit_files(args.data, args.unit)
@@ -184,11 +185,13 @@ def main(argv: list[str] | None = None) -> dict:
     mix = {"ray_tasks_seconds": rows[-1]["stages"]["mix"]["seconds"],
            "ray_tasks_worker_max_rss_mb": rows[-1]["stages"]["mix"]["worker_max_rss_mb"],
            "one_task": one_process_mix(largest, root / "mix-one-task", args.data)}
-    before = root / "shard_assembly_before.py"
-    source = subprocess.run(["git", "show", f"{BEFORE_COMMIT}:pipelines/shard_assembly.py"], cwd=REPO,
-                            capture_output=True, text=True)
-    if source.returncode == 0:
-        before.write_text(source.stdout)
+    before = args.before_file or root / "shard_assembly_before.py"
+    if args.before_file is None:
+        source = subprocess.run(["git", "show", f"{BEFORE_COMMIT}:pipelines/shard_assembly.py"], cwd=REPO,
+                                capture_output=True, text=True)
+        if source.returncode == 0:
+            before.write_text(source.stdout)
+    if before.is_file():
         mix["before_one_process"] = one_process_mix(largest, root / "mix-before", args.data, before)
     print_table(rows, slopes, mix)
     out = {"benchmark": "scaling", "unit": args.unit, "unit_mb": round(unit_bytes / 1e6, 1), "rows": rows,

@@ -24,7 +24,6 @@ import io
 import json
 import math
 import os
-import uuid
 from collections import Counter
 from pathlib import PurePosixPath
 from typing import Mapping, Sequence
@@ -35,6 +34,7 @@ import pyarrow.parquet as pq
 
 from pipelines.mixture import (TOKENIZER_NAME, MixConfig, plan_mixture, seeded_rng, select_documents,
                                split_validation)
+from tokenization.atomic_files import temp_name
 from tokenization.encode import check_tokenized
 from tokenization.manifest import MANIFEST_NAME, Manifest
 from tokenization.shards import ShardInfo, write_shard
@@ -47,7 +47,7 @@ PLAN_NAME = "plan.json"
 def put_bytes(fs, path: str, data: bytes) -> None:
     """Write `data` at `path` under a temporary name, then rename: readers never see half a file."""
     fs.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp = temp_name(path)
     fs.pipe_file(tmp, data)
     fs.mv(tmp, path)
 

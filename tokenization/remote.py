@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from pathlib import Path
 
 from fsspec.core import url_to_fs
+
+from tokenization.atomic_files import atomic_path, write_bytes_atomic
 
 MANIFEST_NAME = "manifest.json"
 
@@ -46,17 +47,12 @@ def fetch_verified(url: str, target: Path, sha256: str | None) -> Path:
     if target.is_file() and (sha256 is None or _sha256(target) == sha256):
         return target
     fs, path = url_to_fs(url)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
+    with atomic_path(target) as tmp:  # renamed into place only once the sha256 matched
         fs.get_file(path, str(tmp))
         actual = _sha256(tmp)
         if sha256 is not None and actual != sha256:
             raise ValueError(f"{url}: downloaded sha256 {actual[:12]} but expected {sha256[:12]}; the remote "
                              "file changed or is half-written; rebuild the run or fetch it again")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 
@@ -88,7 +84,5 @@ def cache_remote_shards(url: str) -> Path:
             fetch_verified(fs.unstrip_protocol(f"{directory}/{shard['path']}"), local / shard["path"],
                            shard["sha256"])
     target = local / MANIFEST_NAME  # last: a cached manifest means every file it names is here
-    tmp = target.with_name(f"{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_bytes(manifest_bytes)
-    os.replace(tmp, target)
+    write_bytes_atomic(target, manifest_bytes)
     return target
