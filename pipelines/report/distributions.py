@@ -12,8 +12,9 @@ bytes are read), so memory holds one column of one source, never the texts.
   limit marked;
 - duplicate clusters: `dedup_cluster_size` per distinct `dedup_cluster_id` among the kept
   documents, when the dedup stage wrote those columns.
-Bin edges: powers of two from 0 for counts spanning more than two decades (lengths, words), else
-20 equal bins over the values and the thresholds. Each histogram is numpy.histogram on those edges.
+Bin edges: powers of two from 0 for counts spanning more than two decades (lengths, words), one
+bin per value for counts over a short range (stop words, cluster sizes), else 20 equal bins over
+the values and the thresholds. Each histogram is numpy.histogram on those edges.
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def bin_edges(values: np.ndarray, limits: list[float], integer: bool) -> list[fl
     if integer and low >= 0 and high > 100 * max(low, 1):
         top = int(np.ceil(np.log2(high + 1)))
         return [0.0] + [float(2 ** k) for k in range(top + 1)]
+    if integer and high - low <= 2 * NUM_LINEAR_BINS:  # one bin per value: [k, k + 1)
+        return [float(k) for k in range(int(np.floor(low)), int(np.ceil(high)) + 2)]
     if high == low:
         high = low + 1.0
     return np.linspace(low, high, NUM_LINEAR_BINS + 1).tolist()

@@ -144,7 +144,8 @@ class Chromium:
              "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--remote-debugging-port=0",
              f"--user-data-dir={self.profile}", "about:blank"],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "TMPDIR": self.profile})  # its own temporary files go with the profile
         active = Path(self.profile) / "DevToolsActivePort"
         deadline = time.monotonic() + 60
         while not (active.is_file() and len(active.read_text().splitlines()) >= 2):
