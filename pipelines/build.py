@@ -129,7 +129,7 @@ def _build_holding_lock(resolved: ResolvedRecipe, *, address: str | None = None,
     ctx = BuildContext(resolved, run, console, inputs=inputs)
     with Runner(address=address, num_cpus=runner_config.num_cpus,
                 max_retries=runner_config.max_retries, console=console,
-                show_progress=show_progress, node_ip=node_ip) as runner:
+                show_progress=show_progress, node_ip=node_ip, dashboard=runner_config.dashboard) as runner:
         for stage in STAGES:
             if stage.name not in inputs:
                 continue

@@ -54,6 +54,9 @@ class RunnerConfig(Strict):
         "skipped and counted per source before the build stops: a count (5), or a fraction of the "
         "source's files (0.01, the default: 1 in 100); 0 stops at the first. See pipelines/bad_inputs.py")
 
+    dashboard: bool = Field(
+        False, description="start Ray's dashboard with the embedded instance, listening on 127.0.0.1 "
+        "only (it accepts job submissions); from another machine: ssh -L 8265:127.0.0.1:8265 host")
     max_doc_chars: int | None = Field(
         10_000_000, ge=1, description="documents longer than this (characters) are dropped in extract, "
         "counted `doc_too_large`; null: no limit. See pipelines/document_limits.py")

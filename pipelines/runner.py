@@ -25,6 +25,8 @@ from pipelines.stage import StageResult, TaskFn, TaskSpec, fingerprint_of  # noq
 # Ray rewrites 127.0.0.1 to the machine's external interface; another loopback address keeps an
 # embedded instance's traffic on this machine (DESIGN.md, "Known facts").
 EMBEDDED_NODE_IP = "127.0.0.2"
+# `runner.dashboard: true` starts Ray's dashboard here only: reach it from elsewhere through ssh -L.
+DASHBOARD_HOST = "127.0.0.1"
 # The key a task returns, instead of its stats, when its input needs the user (corpora.InputError).
 INPUT_ERROR = "input_error"
 
@@ -97,8 +99,9 @@ class Runner:
 
     def __init__(self, *, address: str | None = None, num_cpus: int | None = None,
                  max_retries: int = 3, console: Console | None = None, show_progress: bool = True,
-                 node_ip: str | None = None):
+                 node_ip: str | None = None, dashboard: bool = False):
         self.address = address
+        self.dashboard = dashboard
         self.node_ip = node_ip
         self.num_cpus = num_cpus
         self.max_retries = max_retries
@@ -116,8 +119,16 @@ class Runner:
                 # users cannot submit code to it) and warns about that, with a link, on every run;
                 # the warning is for cluster operators, so an embedded instance starts quietly.
                 logging.getLogger(RAY_TOKEN_AUTH_LOGGER).setLevel(logging.ERROR)
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False, runtime_env=worker_runtime_env(),
-                         _node_ip_address=EMBEDDED_NODE_IP, log_to_driver=True, logging_level=logging.WARNING)
+                # The dashboard (off unless asked for) accepts job submissions: loopback only.
+                try:
+                    ray.init(num_cpus=self.num_cpus, include_dashboard=self.dashboard, dashboard_host=DASHBOARD_HOST,
+                             runtime_env=worker_runtime_env(),
+                             _node_ip_address=EMBEDDED_NODE_IP, log_to_driver=True, logging_level=logging.WARNING)
+                except Exception as error:
+                    if self.dashboard and "missing packages" in str(error):
+                        raise RuntimeError("runner.dashboard: Ray's dashboard needs its packages: "
+                                           "pip install 'ray[default]' (or set runner.dashboard: false)") from None
+                    raise
             self._started_ray = True
         return self
 

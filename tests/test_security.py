@@ -1,0 +1,207 @@
+"""Security rules checked over the four packages' source, and the loaders that enforce them.
+
+- No pickle / marshal / shelve / dill / cloudpickle import, no eval / exec / compile of strings, no
+  `yaml.load` except with a SafeLoader (or a subclass defined next to it), no `yaml.unsafe_load` /
+  `full_load`, no `numpy.load(allow_pickle=True)`, and `torch.load` only with `weights_only=True`:
+  data, recipes, manifests and checkpoints are never code. (Ray's own task transport pickles task
+  payloads between our processes; that is not data from users' files.)
+- A recipe that carries a Python object tag is refused, not constructed.
+- Checkpoints are read with `weights_only=True`: a checkpoint holding a pickled object is refused.
+"""
+from __future__ import annotations
+
+import ast
+import pickle
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("corpora", "pipelines", "tokenization", "train")
+FORBIDDEN_MODULES = {"pickle", "cPickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "joblib"}
+FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}
+SAFE_LOADERS = {"SafeLoader", "CSafeLoader"}
+
+
+def _sources() -> list[Path]:
+    return sorted(p for package in PACKAGES for p in (REPO / package).rglob("*.py"))
+
+
+def _dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
+
+
+def _safe_loader_classes(tree: ast.Module) -> set[str]:
+    """Classes in the module deriving from a yaml SafeLoader (directly or through each other)."""
+    safe = set(SAFE_LOADERS)
+    changed = True
+    while changed:
+        changed = False
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name not in safe:
+                if any(_dotted(base).split(".")[-1] in safe for base in node.bases):
+                    safe.add(node.name)
+                    changed = True
+    return safe
+
+
+def _keyword(call: ast.Call, name: str):
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def violations(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    safe_loaders = _safe_loader_classes(tree)
+    found = []
+    where = lambda node: f"{path.relative_to(REPO)}:{node.lineno}"  # noqa: E731
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"{where(node)} imports {a.name}" for a in node.names if a.name.split(".")[0] in FORBIDDEN_MODULES]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in FORBIDDEN_MODULES:
+            found.append(f"{where(node)} imports from {node.module}")
+        elif isinstance(node, ast.Call):
+            name = _dotted(node.func)
+            if name in FORBIDDEN_CALLS:
+                found.append(f"{where(node)} calls {name}()")
+            elif name in ("yaml.unsafe_load", "yaml.full_load", "yaml.unsafe_load_all", "yaml.full_load_all"):
+                found.append(f"{where(node)} calls {name}()")
+            elif name in ("yaml.load", "yaml.load_all"):
+                loader = _keyword(node, "Loader") or (node.args[1] if len(node.args) > 1 else None)
+                if loader is None or _dotted(loader).split(".")[-1] not in safe_loaders:
+                    found.append(f"{where(node)} calls {name}() without a SafeLoader")
+            elif name == "torch.load":
+                flag = _keyword(node, "weights_only")
+                if not (isinstance(flag, ast.Constant) and flag.value is True):
+                    found.append(f"{where(node)} calls torch.load() without weights_only=True")
+            elif name in ("np.load", "numpy.load"):
+                flag = _keyword(node, "allow_pickle")
+                if isinstance(flag, ast.Constant) and flag.value is True:
+                    found.append(f"{where(node)} calls {name}(allow_pickle=True)")
+    return found
+
+
+def test_the_packages_never_unpickle_eval_or_unsafe_load():
+    sources = _sources()
+    assert len(sources) > 50  # the scan sees the real packages
+    assert [v for path in sources for v in violations(path)] == []
+
+
+def test_the_scan_catches_each_forbidden_form(tmp_path):
+    """The checker itself, on a file holding one of each (so an empty result above means something)."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import pickle\nfrom marshal import loads\nimport yaml, torch, numpy as np\n"
+        "eval('1')\nexec('x = 1')\nyaml.load(open('r'))\nyaml.load(open('r'), Loader=yaml.FullLoader)\n"
+        "yaml.unsafe_load('a')\ntorch.load('c.pt')\ntorch.load('c.pt', weights_only=False)\n"
+        "np.load('a.npy', allow_pickle=True)\n"
+        "class Ok(yaml.SafeLoader): pass\nyaml.load(open('r'), Loader=Ok)\n"
+        "torch.load('c.pt', weights_only=True)\nyaml.safe_load('a')\n"
+    )
+    global REPO
+    saved, REPO = REPO, tmp_path
+    try:
+        found = violations(bad)
+    finally:
+        REPO = saved
+    assert [f.split(" ", 1)[1] for f in found] == [
+        "imports pickle", "imports from marshal", "calls eval()", "calls exec()",
+        "calls yaml.load() without a SafeLoader", "calls yaml.load() without a SafeLoader",
+        "calls yaml.unsafe_load()", "calls torch.load() without weights_only=True",
+        "calls torch.load() without weights_only=True", "calls np.load(allow_pickle=True)",
+    ]
+
+
+def test_a_recipe_with_a_python_object_tag_is_refused(tmp_path):
+    from pipelines.recipe import RecipeError, load_recipe
+
+    marker = tmp_path / "constructed"
+    path = tmp_path / "recipe.yaml"
+    path.write_text(f"run_dir: !!python/object/apply:os.system ['touch {marker}']\nsources: []\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(path)
+    assert not marker.exists()
+
+
+def test_a_checkpoint_holding_a_pickled_object_is_refused(tmp_path):
+    """train.checkpoint reads with weights_only=True: an object that would run code on load is not
+    unpickled (torch raises), while tensors and plain containers load."""
+    import torch
+
+    from train import checkpoint
+
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": 1, "model": {"w": torch.zeros(2)}, "extra": CodeOnLoad(marker)}, evil)
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        checkpoint.load_checkpoint(evil)
+    assert not marker.exists()
+    plain = tmp_path / "plain.pt"
+    torch.save({"format": checkpoint.CHECKPOINT_FORMAT, "step": 3, "model": {"w": torch.ones(2)}}, plain)
+    assert checkpoint.load_checkpoint(plain)["model"]["w"].tolist() == [1.0, 1.0]
+
+
+class CodeOnLoad:
+    """Unpickling this object touches a file: what a hostile checkpoint would do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+DASHBOARD_PROBE = """
+import ray
+from pipelines.runner import Runner
+with Runner(num_cpus=1, show_progress=False, dashboard=True):
+    print(ray._private.worker.global_worker.node.address_info["webui_url"], flush=True)
+    port = int(ray._private.worker.global_worker.node.address_info["webui_url"].rsplit(":", 1)[1])
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # LISTEN
+                listening.add(address)
+    print(sorted(listening), flush=True)
+"""
+
+
+DASHBOARD_MODULES = ("aiohttp_cors", "opencensus", "prometheus_client")  # from ray[default]
+
+
+def _dashboard_probe():
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", DASHBOARD_PROBE], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.mark.slow
+def test_the_dashboard_when_enabled_listens_on_loopback_only():
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in DASHBOARD_MODULES):
+        pytest.skip("Ray's dashboard needs `pip install 'ray[default]'`, not installed here")
+    out = _dashboard_probe()
+    assert out.returncode == 0, out.stderr[-3000:]
+    url, listening = out.stdout.strip().splitlines()[-2:]
+    assert url.startswith("127.0.0.1:")
+    assert listening == "['0100007F']"  # 127.0.0.1 in /proc's little-endian hex; not 0.0.0.0 nor ::
+
+
+def test_the_dashboard_without_its_packages_is_refused_naming_the_fix():
+    import importlib.util
+
+    if all(importlib.util.find_spec(m) is not None for m in DASHBOARD_MODULES):
+        pytest.skip("ray[default] is installed: the dashboard starts (see the loopback test)")
+    out = _dashboard_probe()
+    assert out.returncode != 0
+    assert "runner.dashboard: Ray's dashboard needs its packages: pip install 'ray[default]'" in out.stderr
