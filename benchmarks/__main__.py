@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 # (script, accepts --quick): readers first (cheapest), the long ones last.
 SCRIPTS = [
     ("bench_readers.py", False), ("bench_commoncrawl.py", True), ("extraction_quality.py", True),
-    ("bench_wikipedia_books.py", True), ("bench_code_records.py", True), ("bench_filters.py", True),
+    ("bench_wikipedia_books.py", True), ("papers_vs_redpajama.py", False), ("bench_code_records.py", True), ("bench_filters.py", True),
     ("bench_tokenize.py", True), ("bench_windows.py", True), ("bench_chunked_loss.py", True),
 ]
 SCALING = ("bench_scaling.py", False)

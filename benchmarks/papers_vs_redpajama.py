@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from corpora import SkipCounter  # noqa: E402
+from benchmarks.results import record  # noqa: E402
 from corpora.papers import Options, iter_documents  # noqa: E402
 
 _HEADING = re.compile(r"\\(?:chapter|part|section|subsection|subsubsection|paragraph|subparagraph)\b\*?(?:\[[^\]]*\])?\{")
@@ -140,6 +141,10 @@ def main() -> None:
     print(f"{'all 32':<44} {totals[0]:>10,} {totals[1]:>9,} {totals[4] / totals[0]:>11.1%} {totals[5] / totals[1]:>9.1%}")
     print(f"cpu seconds: corpusmill {totals[2]:.2f}, redpajama {totals[3]:.2f} "
           f"(corpusmill costs {totals[2] / totals[3]:.1f}x; timings on a shared machine are noisy)")
+    num_papers = len(list(data.glob("*.tar.gz")))
+    record("extract (papers)", "LaTeX e-prints to text", corpusmill=num_papers / totals[2],
+           anchor=num_papers / totals[3], unit="papers/s per core",
+           anchor_name="RedPajama arXiv cleaning (regexes, no parse)")
 
 
 if __name__ == "__main__":
