@@ -25,6 +25,7 @@ from pipelines.run_lock import RunLock
 from pipelines.rundir import RunDir
 from pipelines.runner import Runner
 from pipelines.stage import BuildContext, Stage, StageResult
+from pipelines.stage_stats import merge_stats  # noqa: F401 (also imported from here)
 from pipelines.stages import STAGES
 from pipelines.stages.tokenizer import TOKENIZER_REL
 from tokenization.atomic_files import TEMP_GLOB
@@ -59,30 +60,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
-
-
-def merge_stats(stats: list[dict]) -> dict:
-    """Sum per-task stats into per-source totals: `num_*` and `seconds` add, count maps
-    (`reasons`, `reason_chars`) add key by key, lists (`warnings`) concatenate."""
-    merged: dict[str, dict] = {}
-    for item in stats:
-        entry = merged.setdefault(item.get("source", "_all"), {"num_tasks": 0, "seconds": 0.0, "reasons": {}})
-        entry["num_tasks"] += 1
-        for key, value in item.items():
-            if key == "seconds" or (key.startswith("num_") and isinstance(value, (int, float))):
-                entry[key] = entry.get(key, 0) + value
-            elif isinstance(value, dict) and all(isinstance(v, (int, float)) for v in value.values()):
-                counts = entry.setdefault(key, {})
-                for code, count in value.items():
-                    counts[code] = counts.get(code, 0) + count
-            elif isinstance(value, list):
-                entry.setdefault(key, []).extend(value)
-    for entry in merged.values():
-        entry["seconds"] = round(entry["seconds"], 3)
-        for key, value in entry.items():
-            if isinstance(value, dict):
-                entry[key] = dict(sorted(value.items()))
-    return {source: dict(sorted(entry.items())) for source, entry in sorted(merged.items())}
 
 
 def remove_stale_temporaries(run: RunDir) -> None:

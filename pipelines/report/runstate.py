@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from pipelines.rundir import RunDir
+from pipelines.stage_stats import merge_stats
 
 DOCUMENT_STAGES = ("extract", "filter", "dedup")  # stages whose parts are documents, in order
 MANIFEST_REL = "shards/manifest.json"
@@ -81,8 +82,6 @@ class RunState:
 
 
 def read_stage_stats(run: RunDir, stage: str) -> StageStats | None:
-    from pipelines.build import merge_stats  # lazy: build.py calls the report at its end
-
     task_files = run.glob(f"_stats/{stage}/*.json")
     merged_rel = f"_stats/{stage}.json"
     if not task_files:
