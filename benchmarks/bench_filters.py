@@ -21,11 +21,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "helpers"))  # the datatrove oracle (test-only, not in the wheel)
 
 from corpora import SkipCounter, documents_to_table, reader_for  # noqa: E402
 from pipelines.filters import FilterConfig, annotate, decide, settings_for  # noqa: E402
-from pipelines.filters import reference  # noqa: E402
-from pipelines.filters.text_stats import _SPLITTERS  # noqa: E402
+import datatrove_oracle as reference  # noqa: E402
+from pipelines.filters.word_splitting import _SPLITTERS  # noqa: E402
 
 try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
     from results import record  # noqa: E402

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from pipelines.filters.config import AnnotateSettings, ResolvedFilterSettings
 from pipelines.filters.registry import FILTERS
-from pipelines.filters.text_stats import splitter
+from pipelines.filters.word_splitting import splitter
 from pipelines.filters.unit import DocumentScores
 
 BASE_COLUMN_TYPES: dict[str, pa.DataType] = {"num_chars": pa.int64(), "annotate_error": pa.string()}

@@ -21,8 +21,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from corpora import Strict
-from pipelines.filters.text_stats import WordSplitter
-from pipelines.filters.unit import WEB, DocumentScores, Filter, columns_named
+from pipelines.filters.word_splitting import WordSplitter
+from pipelines.filters.unit import WEB, Decider, DocumentScores, Filter, columns_named
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -106,17 +106,17 @@ def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
     return scores
 
 
-def rules(d, options: dict[str, Any]) -> None:
-    lorem = d.column("c4_lorem_ipsum_line", -1)
-    curly = d.column("c4_curly_bracket_line", -1)
+def rules(decider: Decider, options: dict[str, Any]) -> None:
+    lorem = decider.column("c4_lorem_ipsum_line", -1)
+    curly = decider.column("c4_curly_bracket_line", -1)
     big = np.iinfo(np.int64).max
     lorem_at = np.where(lorem >= 0, lorem, big) if options["filter_lorem_ipsum"] else np.full(len(lorem), big)
     curly_at = np.where(curly >= 0, curly, big) if options["filter_curly_bracket"] else np.full(len(curly), big)
     # datatrove stops at the first such line; on one line, lorem ipsum is checked first
-    d.fail("c4_lorem_ipsum", (lorem_at < big) & (lorem_at <= curly_at))
-    d.fail("c4_curly_bracket", (curly_at < big) & (curly_at < lorem_at))
+    decider.fail("c4_lorem_ipsum", (lorem_at < big) & (lorem_at <= curly_at))
+    decider.fail("c4_curly_bracket", (curly_at < big) & (curly_at < lorem_at))
     if options["min_num_sentences"] != -1:
-        d.less("c4_too_few_sentences", "c4_num_sentences", options["min_num_sentences"])
+        decider.less("c4_too_few_sentences", "c4_num_sentences", options["min_num_sentences"])
 
 
 FILTER = Filter(

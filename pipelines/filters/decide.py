@@ -8,55 +8,11 @@ code; each filter's `decision_rank`) gives the reason; within a filter, datatrov
 """
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipelines.filters.config import ResolvedFilterSettings, ThresholdSettings
 from pipelines.filters.registry import DECISION_ORDER
-
-
-class MissingScores(KeyError):
-    def __str__(self) -> str:
-        return self.args[0]
-
-
-class Decider:
-    """The reasons decided so far; a filter's `rules` call `fail`, `greater`, `less`."""
-
-    def __init__(self, table: pa.Table):
-        self.table = table
-        self.reason = np.full(table.num_rows, None, dtype=object)
-
-    def column(self, name: str, fill: Any) -> np.ndarray:
-        if name not in self.table.column_names:
-            raise MissingScores(
-                f"score column {name!r} is missing: the annotate stage ran with other settings; "
-                "re-run annotate (its fingerprint must include the filter's annotate settings)")
-        column = self.table.column(name)
-        if isinstance(fill, float) and pa.types.is_integer(column.type):
-            column = column.cast(pa.float64())  # so that +-inf can stand for "no value"
-        if column.null_count:
-            column = pc.fill_null(column, fill)
-        return column.to_numpy(zero_copy_only=False)
-
-    def fail(self, code: str | np.ndarray, mask: np.ndarray) -> None:
-        undecided = self.reason == None  # noqa: E711 (elementwise on an object array)
-        hit = mask & undecided
-        if isinstance(code, np.ndarray):
-            self.reason[hit] = code[hit]
-        else:
-            self.reason[hit] = code
-
-    def greater(self, code: str, name: str, limit: float) -> None:
-        values = self.column(name, -np.inf)
-        self.fail(code, np.asarray(values > limit))
-
-    def less(self, code: str, name: str, limit: float) -> None:
-        values = self.column(name, np.inf)
-        self.fail(code, np.asarray(values < limit))
+from pipelines.filters.unit import Decider, MissingScores  # noqa: F401 (MissingScores: re-exported)
 
 
 def decide(table: pa.Table, settings: ResolvedFilterSettings | ThresholdSettings) -> pa.Table:

@@ -12,8 +12,8 @@ from pydantic import Field
 
 from corpora import Strict
 from pipelines.filters.gopher_repetition import find_duplicates
-from pipelines.filters.text_stats import terminal_punctuation
-from pipelines.filters.unit import WEB, DocumentScores, Filter
+from pipelines.filters.word_splitting import terminal_punctuation
+from pipelines.filters.unit import WEB, Decider, DocumentScores, Filter
 
 
 @lru_cache(maxsize=1)
@@ -61,16 +61,16 @@ def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any] | N
     return fineweb_features(doc.scored_text, doc.scored_num_words, options)
 
 
-def rules(d, options: dict[str, Any]) -> None:
-    d.fail("fineweb_empty", d.column("fineweb_empty", False).astype(bool))
-    ratio = d.column("fineweb_line_punct_ratio", np.inf)
+def rules(decider: Decider, options: dict[str, Any]) -> None:
+    decider.fail("fineweb_empty", decider.column("fineweb_empty", False).astype(bool))
+    ratio = decider.column("fineweb_line_punct_ratio", np.inf)
     low = ratio < options["line_punct_thr"]
     if options["line_punct_exclude_zero"]:
         low &= ratio != 0
-    d.fail("fineweb_line_punct_ratio", low)
-    d.greater("fineweb_short_line_ratio", "fineweb_short_line_ratio", options["short_line_thr"])
-    d.greater("fineweb_char_dup_ratio", "fineweb_char_dup_ratio", options["char_duplicates_ratio"])
-    d.greater("fineweb_list_ratio", "fineweb_list_ratio", options["new_line_ratio"])
+    decider.fail("fineweb_line_punct_ratio", low)
+    decider.greater("fineweb_short_line_ratio", "fineweb_short_line_ratio", options["short_line_thr"])
+    decider.greater("fineweb_char_dup_ratio", "fineweb_char_dup_ratio", options["char_duplicates_ratio"])
+    decider.greater("fineweb_list_ratio", "fineweb_list_ratio", options["new_line_ratio"])
 
 
 FILTER = Filter(

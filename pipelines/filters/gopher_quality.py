@@ -8,8 +8,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from corpora import Strict
-from pipelines.filters.text_stats import TokenVocab
-from pipelines.filters.unit import WEB, DocumentScores, Filter, columns_named
+from pipelines.filters.word_splitting import TokenVocab
+from pipelines.filters.unit import WEB, Decider, DocumentScores, Filter, columns_named
 
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
@@ -85,9 +85,9 @@ def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
     return quality_features(doc.text, doc.word_ids, doc.words.vocab, doc.batch["gopher_quality"])
 
 
-def rules(d, options: dict[str, Any]) -> None:
+def rules(decider: Decider, options: dict[str, Any]) -> None:
     for code, name, comparison, limit in rule_limits(options):
-        (d.less if comparison == "lt" else d.greater)(code, name, limit)
+        (decider.less if comparison == "lt" else decider.greater)(code, name, limit)
 
 
 FILTER = Filter(

@@ -18,8 +18,8 @@ import pyarrow as pa
 from pydantic import Field, field_validator
 
 from corpora import Strict
-from pipelines.filters.text_stats import TokenVocab
-from pipelines.filters.unit import WEB, DocumentScores, Filter
+from pipelines.filters.word_splitting import TokenVocab
+from pipelines.filters.unit import WEB, Decider, DocumentScores, Filter
 
 _PARAGRAPHS = re.compile(r"\n{2,}")
 _LINES = re.compile(r"\n+")
@@ -193,10 +193,10 @@ def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
     return repetition_features(doc.text, doc.word_ids, doc.words.vocab, options)
 
 
-def rules(d, options: dict[str, Any]) -> None:
-    d.fail("gopher_rep_empty", d.column("gopher_rep_empty", False).astype(bool))
+def rules(decider: Decider, options: dict[str, Any]) -> None:
+    decider.fail("gopher_rep_empty", decider.column("gopher_rep_empty", False).astype(bool))
     for code, name, limit in rule_limits(options):
-        d.greater(code, name, limit)
+        decider.greater(code, name, limit)
 
 
 def deciding_columns(reason: str) -> list[str] | None:

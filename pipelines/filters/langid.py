@@ -31,7 +31,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from corpora import Strict
-from pipelines.filters.unit import CURATED, PAPERS, WEB, DocumentScores, Filter
+from pipelines.filters.unit import CURATED, PAPERS, WEB, Decider, DocumentScores, Filter
 from tokenization.atomic_files import atomic_path, write_bytes_atomic
 
 ENV_VAR = "CORPUSMILL_LID_MODEL"
@@ -191,11 +191,11 @@ def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
             "lid_gated": doc.gated}
 
 
-def rules(d, options: dict[str, Any]) -> None:
+def rules(decider: Decider, options: dict[str, Any]) -> None:
     threshold, languages = options["threshold"], options["languages"]
-    top_langs = d.table.column("lid_top_langs").to_pylist()
-    top_scores = d.table.column("lid_top_scores").to_pylist()
-    metas = d.table.column("lid_meta_language").to_pylist()
+    top_langs = decider.table.column("lid_top_langs").to_pylist()
+    top_scores = decider.table.column("lid_top_scores").to_pylist()
+    metas = decider.table.column("lid_meta_language").to_pylist()
     reasons = np.full(len(top_langs), None, dtype=object)
     for i, (langs, scores) in enumerate(zip(top_langs, top_scores)):
         if langs is None:
@@ -209,7 +209,7 @@ def rules(d, options: dict[str, Any]) -> None:
             continue  # (None: no language in meta, nothing to check against)
         targets = [metas[i]] if languages == "meta" else languages
         reasons[i] = "lid_low_score" if langs and langs[0] in targets else "lid_wrong_language"
-    d.fail(reasons, reasons != None)  # noqa: E711
+    decider.fail(reasons, reasons != None)  # noqa: E711
 
 
 def _score_settings(dumped: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import Field
 
 from corpora import Strict
-from pipelines.filters.unit import PAPERS, DocumentScores, Filter, columns_named
+from pipelines.filters.unit import PAPERS, Decider, DocumentScores, Filter, columns_named
 
 COLUMNS = ["papers_math_fraction", "papers_non_alpha_fraction"]
 _CODE = re.compile(r"```.*?```", re.DOTALL)
@@ -55,13 +55,13 @@ def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
     return paper_features(doc.text)
 
 
-def rules(d, options: dict[str, Any]) -> None:
+def rules(decider: Decider, options: dict[str, Any]) -> None:
     if options["min_num_chars"] is not None:
-        d.less("papers_too_short", "num_chars", options["min_num_chars"])
+        decider.less("papers_too_short", "num_chars", options["min_num_chars"])
     if options["max_math_fraction"] is not None:
-        d.greater("papers_too_much_math", "papers_math_fraction", options["max_math_fraction"])
+        decider.greater("papers_too_much_math", "papers_math_fraction", options["max_math_fraction"])
     if options["max_non_alpha_fraction"] is not None:
-        d.greater("papers_too_many_non_alpha", "papers_non_alpha_fraction", options["max_non_alpha_fraction"])
+        decider.greater("papers_too_many_non_alpha", "papers_non_alpha_fraction", options["max_non_alpha_fraction"])
 
 
 FILTER = Filter(

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel
 
 # Per-kind defaults come in three profiles: every filter says for which it is on and how it differs.
@@ -82,3 +83,44 @@ class Filter:
 def columns_named(reason_columns: dict[str, str]) -> Callable[[str], list[str] | None]:
     """`deciding_columns` for filters whose reasons each read one column."""
     return lambda reason: [reason_columns[reason]] if reason in reason_columns else None
+
+
+class MissingScores(KeyError):
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class Decider:
+    """The reasons decided so far; a filter's `rules` call `fail`, `greater`, `less`."""
+
+    def __init__(self, table: pa.Table):
+        self.table = table
+        self.reason = np.full(table.num_rows, None, dtype=object)
+
+    def column(self, name: str, fill: Any) -> np.ndarray:
+        if name not in self.table.column_names:
+            raise MissingScores(
+                f"score column {name!r} is missing: the annotate stage ran with other settings; "
+                "re-run annotate (its fingerprint must include the filter's annotate settings)")
+        column = self.table.column(name)
+        if isinstance(fill, float) and pa.types.is_integer(column.type):
+            column = column.cast(pa.float64())  # so that +-inf can stand for "no value"
+        if column.null_count:
+            column = pc.fill_null(column, fill)
+        return column.to_numpy(zero_copy_only=False)
+
+    def fail(self, code: str | np.ndarray, mask: np.ndarray) -> None:
+        undecided = self.reason == None  # noqa: E711 (elementwise on an object array)
+        hit = mask & undecided
+        if isinstance(code, np.ndarray):
+            self.reason[hit] = code[hit]
+        else:
+            self.reason[hit] = code
+
+    def greater(self, code: str, name: str, limit: float) -> None:
+        values = self.column(name, -np.inf)
+        self.fail(code, np.asarray(values > limit))
+
+    def less(self, code: str, name: str, limit: float) -> None:
+        values = self.column(name, np.inf)
+        self.fail(code, np.asarray(values < limit))

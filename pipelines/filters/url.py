@@ -37,7 +37,7 @@ from pydantic import Field
 from corpora import Strict
 from pipelines.filters.langid import cache_dir
 from tokenization.atomic_files import atomic_path
-from pipelines.filters.unit import WEB, DocumentScores, Filter, columns_named
+from pipelines.filters.unit import WEB, Decider, DocumentScores, Filter, columns_named
 
 COLUMNS = ["url_blocked_domain", "url_blocked_url", "url_banned_word", "url_num_soft_banned_words",
            "url_banned_subword"]
@@ -210,18 +210,18 @@ def features(doc: DocumentScores, options: dict[str, Any]) -> dict[str, Any]:
     return url_features(doc.url, doc.batch["url"])
 
 
-def rules(d, options: dict[str, Any]) -> None:
+def rules(decider: Decider, options: dict[str, Any]) -> None:
     if options["check_domains"]:
-        d.fail("url_blocked_domain", d.column("url_blocked_domain", False).astype(bool))
+        decider.fail("url_blocked_domain", decider.column("url_blocked_domain", False).astype(bool))
     if options["check_urls"]:
-        d.fail("url_blocked_url", d.column("url_blocked_url", False).astype(bool))
+        decider.fail("url_blocked_url", decider.column("url_blocked_url", False).astype(bool))
     if options["check_banned_words"]:
-        d.fail("url_hard_blacklisted", ~pc.is_null(d.table.column("url_banned_word")).to_numpy(zero_copy_only=False))
+        decider.fail("url_hard_blacklisted", ~pc.is_null(decider.table.column("url_banned_word")).to_numpy(zero_copy_only=False))
     if options["check_soft_banned_words"]:
-        d.fail("url_soft_blacklisted", d.column("url_num_soft_banned_words", 0) >= options["soft_word_threshold"])
+        decider.fail("url_soft_blacklisted", decider.column("url_num_soft_banned_words", 0) >= options["soft_word_threshold"])
     if options["check_banned_subwords"]:
-        d.fail("url_blacklisted_subword",
-               ~pc.is_null(d.table.column("url_banned_subword")).to_numpy(zero_copy_only=False))
+        decider.fail("url_blacklisted_subword",
+               ~pc.is_null(decider.table.column("url_banned_subword")).to_numpy(zero_copy_only=False))
 
 
 FILTER = Filter(

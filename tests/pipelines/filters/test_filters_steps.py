@@ -47,7 +47,7 @@ def test_gopher_c4_fineweb_match_datatrove_on_edge_cases(prose_settings):
     from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
                                             GopherRepetitionFilter)
 
-    from pipelines.filters.reference import reason_code
+    from datatrove_oracle import reason_code
 
     table = documents_to_table([{"id": str(i), "text": t} for i, t in enumerate(EDGE_TEXTS)], "edge")
     annotated = annotate(table, prose_settings)
@@ -203,7 +203,7 @@ def test_known_difference_duplicated_ngrams_are_compared_as_word_tuples():
     from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate
 
     from pipelines.filters import gopher_repetition
-    from pipelines.filters.text_stats import splitter
+    from pipelines.filters.word_splitting import splitter
 
     words = splitter("spacy_en")
     for text, same in ((EDGE_TEXTS[-1], False), (REPEATED, True)):

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from pipelines.filters import decide, filter_stats
-from pipelines.filters import reference
+import datatrove_oracle as reference  # tests/helpers (pytest pythonpath): the datatrove oracle
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow,
               # tldextract's notice about a property datatrove's URLFilter reads, once per page

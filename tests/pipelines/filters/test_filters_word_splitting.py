@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from pipelines.filters.text_stats import PUNCTUATION, SENTENCE_PUNCT_CHARS, WordSplitter, terminal_punctuation
+from pipelines.filters.word_splitting import PUNCTUATION, SENTENCE_PUNCT_CHARS, WordSplitter, terminal_punctuation
 
 
 def test_copied_character_lists_equal_datatrove_and_spacy():
