@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.report.runstate import RunState
+from pipelines.report.runstate import DOCUMENT_STAGES, RunState
 
 STEP_OF_STAGE = {"extract": "extracted", "filter": "filtered", "dedup": "deduplicated", "tokenize": "tokenized"}
 
@@ -79,7 +79,7 @@ def funnel_section(state: RunState) -> dict | None:
     for source in state.sources:
         ratio = tokens_per_char(state, source)
         steps, removed = [], []
-        for stage in ("extract", "filter", "dedup"):
+        for stage in DOCUMENT_STAGES:
             if state.has(stage):
                 step = _document_step(state, stage, source, ratio)
                 if step is not None:
