@@ -2,9 +2,9 @@
 
 Two layouts, one per way of holding the model:
 - `checkpoints/step-NNNNNNNN.pt`: one file written by rank 0 (one process, DDP).
-- `checkpoints/step-NNNNNNNN/` (FSDP): a torch.distributed.checkpoint directory in which every rank
-  writes its own shards of the model and optimizer state, plus `trainer_state.pt` (rank 0) with
-  everything else. torch.distributed.checkpoint reshards on load, so a run saved by N processes
+- `checkpoints/step-NNNNNNNN/` (--parallel fsdp, any number of processes): a
+  torch.distributed.checkpoint directory in which every rank writes its own shards of the model and
+  optimizer state, plus `trainer_state.pt` (rank 0) with everything else. torch.distributed.checkpoint reshards on load, so a run saved by N processes
   resumes on M (one process included) with the same weights and optimizer state.
 
 Contents: model and optimizer state dicts, the step (the schedule is a function of it), the data

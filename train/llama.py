@@ -71,8 +71,10 @@ class LlamaAttention(nn.Module):
         q = self.q_proj(x).view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
         k = self.k_proj(x).view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, K, T, hd)
         v = self.v_proj(x).view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # (B, K, T, hd)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        # back to the projections' dtype: under bf16 autocast cos/sin are fp32 (the embedding output
+        # is), and flex_attention, unlike SDPA, is not cast by autocast and wants one dtype
+        q = (q * cos + rotate_half(q) * sin).to(v.dtype)
+        k = (k * cos + rotate_half(k) * sin).to(v.dtype)
         if self.n_kv_head != self.n_head:  # each key/value head serves H / K consecutive query heads
             k = k.repeat_interleave(self.n_head // self.n_kv_head, dim=1)  # (B, H, T, hd)
             v = v.repeat_interleave(self.n_head // self.n_kv_head, dim=1)

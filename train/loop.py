@@ -257,7 +257,7 @@ class Trainer:
             "vocab": self.layout.to_json(),
             "world_size": env.world_size,
         }
-        if self.sharded:
+        if self.config.parallel == "fsdp":  # sharded even from one process, so N processes can resume it
             save_sharded_checkpoint(self.out_dir, done, self.model, self.optimizer, payload, env,
                                     keep=config.keep_checkpoints)
             return

@@ -1,6 +1,6 @@
 """FSDP2 on CPU with 2 gloo processes, on the real book shards (llama-tiny, CLM, document masks):
 the same losses as one process, bitwise-exact resume from a sharded checkpoint, resume of a
-2-process sharded checkpoint on 1 process, bf16 parameters with fp32 reduction, and the export of a
+2-process sharded checkpoint on 1 process and of a 1-process one on 2, bf16 parameters with fp32 reduction, and the export of a
 sharded checkpoint.
 
 Tolerance for 2 processes vs 1 (fp32): rel 1e-5 on every loss. The two differ only in summation
@@ -53,7 +53,8 @@ def runs(book_shards, tmp_path_factory) -> dict[str, Path]:
     one_process(book_shards, root / "one", *COMMON, "--deterministic")
     torchrun(book_shards, without_last_checkpoint(root / "two", root / "two-resumed"), *COMMON, "--deterministic")
     one_process(book_shards, without_last_checkpoint(root / "two", root / "onto-one"), *COMMON, "--deterministic")
-    return {name: root / name for name in ("two", "one", "two-resumed", "onto-one")}
+    torchrun(book_shards, without_last_checkpoint(root / "one", root / "onto-two"), *COMMON, "--deterministic")
+    return {name: root / name for name in ("two", "one", "two-resumed", "onto-one", "onto-two")}
 
 
 def losses(log: list[dict]) -> list[tuple]:
@@ -79,8 +80,9 @@ def test_sharded_checkpoint_layout(runs):
     state = load_checkpoint(step8)
     assert state["world_size"] == 2 and len(state["rng"]) == 2 and "model" not in state
     assert state["data"]["samples_consumed"] == 64 and state["config"]["parallel"] == "fsdp"
-    assert sorted(p.name for p in (runs["one"] / "checkpoints").iterdir()) == [
-        "step-00000004.pt", "step-00000008.pt"]  # one process holds the whole model: one file
+    # --parallel fsdp on one process writes the same layout, with one shard file
+    assert sorted(p.name for p in (runs["one"] / "checkpoints" / "step-00000008").iterdir()) == [
+        ".metadata", "__0_0.distcp", "trainer_state.pt"]
 
 
 def test_fsdp_resume_is_bitwise_exact(runs):
@@ -89,11 +91,12 @@ def test_fsdp_resume_is_bitwise_exact(runs):
     assert [tuple(r.get(k) for k in keys) for r in resumed] == [tuple(r.get(k) for k in keys) for r in straight]
 
 
-def test_two_process_checkpoint_resumes_on_one(runs):
-    straight, onto_one = read_log(runs["two"] / "log.jsonl"), read_log(runs["onto-one"] / "log.jsonl")
-    assert losses(onto_one)[:5] == losses(straight)[:5]  # kept from the 2-process run up to step 4
-    assert [(k, s) for k, s, _ in losses(onto_one)] == [(k, s) for k, s, _ in losses(straight)]
-    for (_, _, a), (_, _, b) in zip(losses(straight)[5:], losses(onto_one)[5:]):
+@pytest.mark.parametrize("saved_by,resumed_as", [("two", "onto-one"), ("one", "onto-two")])
+def test_sharded_checkpoint_resumes_on_another_number_of_processes(runs, saved_by, resumed_as):
+    straight, resumed = read_log(runs[saved_by] / "log.jsonl"), read_log(runs[resumed_as] / "log.jsonl")
+    assert losses(resumed)[:5] == losses(straight)[:5]  # kept from the saving run up to step 4
+    assert [(k, s) for k, s, _ in losses(resumed)] == [(k, s) for k, s, _ in losses(straight)]
+    for (_, _, a), (_, _, b) in zip(losses(straight)[5:], losses(resumed)[5:]):
         assert b == pytest.approx(a, rel=1e-5)
 
 

@@ -145,3 +145,16 @@ def test_peak_table_tells_nvl_and_blackwell_parts_apart():
     assert peak_flops_for("NVIDIA GH200 480GB") == 989.5e12
     assert peak_flops_for("NVIDIA B200") == 2250e12 and peak_flops_for("NVIDIA GB200") == 2500e12
     assert peak_flops_for("NVIDIA H100 PCIe") == 756e12 and peak_flops_for("NVIDIA L4") is None
+
+
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")  # eager on purpose
+def test_flex_block_mask_matches_the_dense_document_mask():
+    dense, flex = tiny_llama(), tiny_llama(attention="flex")
+    flex.load_state_dict(dense.state_dict())
+    lengths = [10, 130, 60]  # crosses FlexAttention's 128-token blocks
+    doc_ids = torch.cat([torch.full((n,), i) for i, n in enumerate(lengths)])[None]
+    positions = torch.cat([torch.arange(n) for n in lengths])[None]
+    ids = torch.randint(0, VOCAB, (1, 200))
+    with torch.no_grad():  # FlexAttention has no CPU backward; the forward pins the mask semantics
+        torch.testing.assert_close(flex(ids, doc_ids=doc_ids, position_ids=positions),
+                                   dense(ids, doc_ids=doc_ids, position_ids=positions), rtol=1e-5, atol=1e-5)
