@@ -123,10 +123,12 @@ def test_sharded_checkpoint_exports_to_transformers(runs, tmp_path, gpt2_tokeniz
 
 def test_bf16_parameters_with_fp32_reduction_on_gloo(book_shards, tmp_path):
     """FSDP's mixed precision (bf16 all-gathered parameters, fp32 gradient reduce-scatter) runs on
-    gloo; the losses track the fp32 run's within bf16 precision."""
+    gloo, here with activation checkpointing per block too; the losses track the fp32 run's within
+    bf16 precision."""
     short = [a for a in COMMON if a not in ("--doc-mask",)]
     short[short.index("--steps") + 1] = "3"
-    torchrun(book_shards, tmp_path / "bf16", *short, "--dtype", "bf16", "--no-checkpoint", "--eval-samples", "0")
+    torchrun(book_shards, tmp_path / "bf16", *short, "--dtype", "bf16", "--activation-checkpointing",
+             "--no-checkpoint", "--eval-samples", "0")
     one_process(book_shards, tmp_path / "fp32", *short, "--no-checkpoint", "--eval-samples", "0")
     bf16 = [r["loss"] for r in read_log(tmp_path / "bf16" / "log.jsonl")]
     fp32 = [r["loss"] for r in read_log(tmp_path / "fp32" / "log.jsonl")]
