@@ -29,7 +29,8 @@ removed or replaced by short placeholders, TeX's special characters made into ch
 
 A paper that yields nothing is counted by one reason: papers_too_large (over
 `max_unpacked_bytes`), papers_pdf_only, papers_no_tex, papers_binary_tex (every .tex is binary),
-papers_no_documentclass, papers_no_begin_document, papers_empty (no text left), or
+papers_no_documentclass, papers_no_begin_document, papers_nesting_too_deep (groups nested beyond
+Python's recursion limit), papers_empty (no text left), or
 `error:bad_archive` (a corrupt archive with nothing usable; damage after a usable main file is
 noted in meta `damage`).
 
@@ -141,9 +142,13 @@ def paper_document(path: str, *, source: str, file_key: str, options: Options, s
     renderer = PaperRenderer(flat.blocks, dict(_NEWTHEOREM.findall(preamble + body)),
                              citation_placeholder=options.citation_placeholder,
                              ref_placeholder=options.ref_placeholder, acronyms=acronyms(text))
-    renderer.render(renderer.parse(preamble))  # only for its \title, \author, \abstract
-    renderer.num_headings = 0  # a heading inside the abstract is not the body's first
-    body_text = renderer.render(renderer.parse(body))
+    try:
+        renderer.render(renderer.parse(preamble))  # only for its \title, \author, \abstract
+        renderer.num_headings = 0  # a heading inside the abstract is not the body's first
+        body_text = renderer.render(renderer.parse(body))
+    except RecursionError:  # groups nested thousands deep: pylatexenc's parser recurses per level
+        skips.skip("papers_nesting_too_deep")
+        return None
     if FIRST_HEADING in body_text:  # RedPajama: nothing before the first section heading
         body_text = body_text[body_text.index(FIRST_HEADING) + 1:]
     parts = []

@@ -19,7 +19,8 @@ braced arguments' text). Macros that the walk itself interprets (sectioning, `\\
 Expansion is TeX's for these forms: a control word eats the blanks after it; arguments are a braced
 group or a single token; `#n` is substituted; then the result is scanned again. A macro still
 present after MAX_PASSES rescans, or text grown beyond MAX_GROWTH times, is a recursive macro: the
-expansion stops there, the macro's name is reported, the paper is still read.
+expansion goes back to the text before the pass that crossed the limit, the uses of the recursive
+macros left in it are removed, their names are reported, and the paper is still read.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 
 MAX_PASSES = 24
-MAX_GROWTH = 8  # expanded text longer than this times the source (plus 1 MB) means recursion
+MAX_GROWTH = 4  # expanded text longer than this times the source (plus 64 KB) means recursion
 _DEFINER = re.compile(
     r"\\(newcommand|renewcommand|providecommand|DeclareRobustCommand|def|gdef|edef|xdef|let"
     r"|DeclareMathOperator|NewDocumentCommand|RenewDocumentCommand|DeclareDocumentCommand"
@@ -223,16 +224,18 @@ def expand(text: str, table: MacroTable) -> str:
         return text
     names = sorted(table.macros, key=len, reverse=True)
     pattern = re.compile(r"\\(" + "|".join(re.escape(n) for n in names) + r")(?![A-Za-z@])")
-    limit = MAX_GROWTH * len(text) + (1 << 20)
+    limit = MAX_GROWTH * len(text) + (1 << 16)
     for _ in range(MAX_PASSES):
-        text, count = _expand_pass(text, pattern, table)
-        table.num_expansions += count
+        expanded, count = _expand_pass(text, pattern, table)
         if count == 0:
             return text
-        if len(text) > limit:
-            break
+        if len(expanded) > limit:
+            break  # keep the text before this pass
+        text = expanded
+        table.num_expansions += count
     table.recursive = sorted({m.group(1) for m in pattern.finditer(text)})
-    return text
+    recursive = re.compile(r"\\(" + "|".join(re.escape(n) for n in table.recursive) + r")(?![A-Za-z@])")
+    return recursive.sub("", text)
 
 
 def _expand_pass(text: str, pattern: re.Pattern, table: MacroTable) -> tuple[str, int]:

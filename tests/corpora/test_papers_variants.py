@@ -232,3 +232,17 @@ def test_iffalse_blocks_drop_with_their_nested_conditionals_but_not_iff():
     assert drop_iffalse(r"a \iffalse x \iff y \ifx\a\b z\fi w \fi b \ifthenelse{1}{2}{3}") == r"a  b \ifthenelse{1}{2}{3}"
     assert drop_iffalse(r"keep $p \iff q$ \iffalse gone \fi end") == r"keep $p \iff q$  end"
     assert strip_comments("50\\% done % note\n  next \\\\% also a comment\nlast") == "50\\% done next \\\\last"
+
+
+def test_exploding_macro_and_absurd_nesting_are_bounded_and_counted(tmp_path):
+    grow = tmp_path / "grow.tex"  # each expansion doubles the argument
+    grow.write_bytes(rb"\documentclass{article}\newcommand{\a}[1]{\a{#1#1}}\begin{document}\section{S}x \a{y}\end{document}")
+    docs, skips = read(grow)
+    assert dict(skips) == {} and docs[0]["meta"]["recursive_macros"] == ["a"]
+    text = docs[0]["text"]
+    assert text.startswith("## S\n\nx yyyy") and set(text[9:]) == {"y"}
+    assert 2 ** 14 <= len(text) - 9 <= 4 * len(grow.read_bytes()) + (1 << 16)  # stopped at the growth limit
+    deep = tmp_path / "deep.tex"
+    deep.write_bytes(rb"\documentclass{article}\begin{document}\section{S}" + b"{" * 3000 + b"x" + b"}" * 3000
+                     + rb"\end{document}")
+    assert read(deep) == ([], {"papers_nesting_too_deep": 1})
