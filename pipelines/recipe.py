@@ -171,7 +171,7 @@ class ResolvedRecipe:
         for source in data["sources"]:
             source["options"] = self.reader_options[source["name"]].model_dump(mode="json")
             source["inputs"] = [f.path for f in self.inputs[source["name"]]]
-        for key, model in self.sections.items():
+        for key, model in self.sections.items():  # a stage's own section comes after the recipe's
             # only the keys the recipe set: a filter default written out would override the per-kind
             # defaults when this file is read back (LID and web rules turned on for code)
             data[key] = model.model_dump(mode="json", exclude_unset=True) if model is not None else None
@@ -204,6 +204,9 @@ def load_recipe(path: str | os.PathLike, *, run_dir: str | None = None) -> Resol
         raise RecipeError(str(path), ["the top level must be a mapping (run_dir:, sources:, ...)"])
     if run_dir is not None:
         data["run_dir"] = run_dir
+    # A registered stage's section needs no field here: its stage's model validates it.
+    stage_sections = {key: data.pop(key) for key in list(data)
+                      if key in section_models() and key not in Recipe.model_fields}
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as error:
@@ -224,7 +227,7 @@ def load_recipe(path: str | os.PathLike, *, run_dir: str | None = None) -> Resol
             problems.append(f"sources[{i}].paths: {error}")
     sections: dict[str, BaseModel | None] = {"tokenize": recipe.tokenize}
     for section, model in section_models().items():
-        raw = getattr(recipe, section)
+        raw = getattr(recipe, section) if section in Recipe.model_fields else stage_sections.get(section)
         try:
             sections[section] = None if raw is None else model.model_validate(raw)
         except ValidationError as error:

@@ -57,3 +57,26 @@ def test_recipe_sections_are_validated_by_the_stages_models(tmp_path):
     assert type(resolved.sections["filter"]) is STAGES_BY_NAME["filter"].config_model
     assert type(resolved.sections["mix"]) is STAGES_BY_NAME["mix"].config_model
     assert resolved.sections["filter"].rejects_sample_rate == 0.5
+
+
+def test_a_stage_section_needs_no_field_in_the_recipe_model(tmp_path, monkeypatch):
+    """A new stage brings its section with it: validated by its config_model, refused when wrong."""
+    import pipelines.recipe as recipe_module
+    from corpora import Strict
+
+    class ToyConfig(Strict):
+        threshold: float = 0.5
+
+    class Toy(Stage):
+        name = "toy"
+        reads = "extract"
+        section = "toy"
+        config_model = ToyConfig
+
+    monkeypatch.setattr(recipe_module, "section_models", lambda: {"toy": ToyConfig})
+    resolved = _resolved(tmp_path, toy={"threshold": 0.9})
+    assert resolved.sections["toy"] == ToyConfig(threshold=0.9)
+    assert yaml.safe_load(resolved.to_yaml())["toy"] == {"threshold": 0.9}
+    assert stage_inputs(resolved, (STAGES[0], Toy())) == {"extract": None, "toy": "extract"}
+    with pytest.raises(Exception, match="toy.thresh: unknown key"):
+        _resolved(tmp_path, toy={"thresh": 0.9})
