@@ -29,6 +29,7 @@ from pipelines.stage_stats import merge_stats  # noqa: F401 (also imported from 
 from pipelines.stages import STAGES
 from pipelines.stages.tokenizer import TOKENIZER_REL
 from tokenization.atomic_files import TEMP_GLOB
+from tokenization.remote import local_tokenizer
 
 
 @dataclass
@@ -149,7 +150,11 @@ def train_tokenizer_from_recipe(recipe_path: str, *, out: str | None = None, run
         raise ValueError(f"{recipe_path}: `tokenize.train` is not set; add e.g. "
                          "`tokenize: {train: {vocab_size: 32000, kind: bpe, sample_docs: 100000}}`")
     build(resolved, address=address, until="tokenizer")
-    path = Path(RunDir(resolved.run_dir).local_path(TOKENIZER_REL))
+    run = RunDir(resolved.run_dir)
+    if run.is_local:
+        path = Path(run.local_path(TOKENIZER_REL))
+    else:  # a remote run: its tokenizer, fetched into the local cache
+        path = local_tokenizer(run.fs.unstrip_protocol(run.path(TOKENIZER_REL)), None)
     if out is not None:
         shutil.copyfile(path, out)
         return Path(out)

@@ -44,8 +44,8 @@ def _sha256(path: Path) -> str:
 
 def fetch_verified(url: str, target: Path, sha256: str | None) -> Path:
     """Copy `url` to `target` unless it is there with `sha256`; refuse a copy whose sha256 differs."""
-    if target.is_file() and (sha256 is None or _sha256(target) == sha256):
-        return target
+    if target.is_file() and sha256 is not None and _sha256(target) == sha256:
+        return target  # with no sha256 to check against, the copy is fetched again
     fs, path = url_to_fs(url)
     with atomic_path(target) as tmp:  # renamed into place only once the sha256 matched
         fs.get_file(path, str(tmp))

@@ -81,3 +81,10 @@ def test_hf_datasets_reads_the_shards_from_s3(s3_build, tmp_path):
     assert dataset[0]["tokens"] == first.column("tokens")[0].as_py()
     assert dataset[0]["doc_id"] == first.column("doc_id")[0].as_py()
     assert sum(dataset["num_tokens"]) == manifest["totals"]["train"]["num_tokens"]
+
+
+def test_tokenizer_train_on_an_s3_run_copies_the_run_tokenizer(s3_build, tmp_path):
+    fs, env, root = s3_build
+    out = tmp_path / "tokenizer.json"
+    _corpusmill("tokenizer", "train", str(root / "remote.yaml"), "--out", str(out), env=env)
+    assert out.read_bytes() == fs.cat_file("corpus/run/tokenizer/tokenizer.json")
