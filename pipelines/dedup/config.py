@@ -1,0 +1,43 @@
+"""The recipe's `dedup:` section. Dedup is on by default for every source kind; `dedup: false` (or
+`dedup: {enabled: false}`) turns it off."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class DedupConfig(BaseModel):
+    """Exact + MinHash LSH deduplication across all sources (defaults: FineWeb's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="false: skip dedup (tokenize reads filter's output)")
+    exact: bool = Field(True, description="remove exact duplicates of the normalized text")
+    exact_include_url: bool = Field(False, description="exact duplicates must also share the URL")
+    near: bool = Field(True, description="remove near duplicates found by MinHash LSH")
+    shingle: Literal["word", "char"] = Field("word", description="word n-grams, or character n-grams (code)")
+    ngram: int = Field(5, ge=1, le=64, description="words (or characters) per shingle")
+    num_bands: int = Field(14, ge=1, le=255, description="LSH bands (b)")
+    rows_per_band: int = Field(8, ge=1, description="signature values per band (r); num_perm = b * r")
+    num_bits: Literal[32, 64] = Field(64, description="hash width (32 = datasketch affine32, 64 = affine64)")
+    seed: int = Field(1, ge=0, description="seed of the MinHash permutations (datasketch's default: 1)")
+    verify_threshold: float | None = Field(
+        None, gt=0, le=1, description="keep a candidate pair only if the exact Jaccard of its shingle "
+        "sets is >= this (costs a join of shingle sets); null: every LSH candidate is a duplicate")
+    source_priority: list[str] | None = Field(
+        None, description="sources in keep order (first is kept first); default: the recipe's order")
+    num_partitions: int = Field(16, ge=1, le=4096, description="hash partitions of the shuffles "
+                                "(each task holds about 1/num_partitions of the buckets and edges)")
+    max_clique: int = Field(32, ge=2, description="a bucket of up to this many documents gives all "
+                            "its pairs; a larger one pairs its smallest document with each other")
+    max_iterations: int = Field(64, ge=1, description="min-label propagation rounds before giving up")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bool_is_enabled(cls, value):
+        return {"enabled": value} if isinstance(value, bool) else value
+
+    @property
+    def num_perm(self) -> int:
+        return self.num_bands * self.rows_per_band
