@@ -81,7 +81,8 @@ def propagate_step(nodes: np.ndarray, labels: np.ndarray, incoming_nodes: np.nda
             raise ValueError("a message names a document this partition does not hold; the dedup "
                              "work directory is inconsistent: delete RUN/dedup/_work and rerun")
         positions = np.searchsorted(nodes, targets)
-        new_labels[positions] = np.minimum(labels[positions], smallest)
+        current = labels[positions]
+        new_labels[positions] = np.where(smallest < current, smallest, current)
     return new_labels, new_labels < labels
 
 
