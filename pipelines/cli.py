@@ -56,6 +56,21 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dedup_plan(args: argparse.Namespace) -> int:
+    from pipelines.dedup.config import DedupConfig
+    from pipelines.dedup.plan import render_plan
+
+    bands, rows = args.bands, args.rows
+    if args.recipe:
+        from pipelines.recipe import load_recipe
+
+        config = load_recipe(args.recipe).sections.get("dedup") or DedupConfig()
+        bands, rows = bands or config.num_bands, rows or config.rows_per_band
+    default = DedupConfig()
+    print(render_plan(bands or default.num_bands, rows or default.rows_per_band, args.threshold))
+    return 0
+
+
 def _tokenizer_train(args: argparse.Namespace) -> int:
     from pipelines.build import train_tokenizer_from_recipe
 
@@ -129,6 +144,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(fn=_inspect)
+
+    p = sub.add_parser("dedup-plan", help="the MinHash LSH S-curve: P(candidate) against Jaccard")
+    p.add_argument("recipe", nargs="?", help="read bands and rows from this recipe's `dedup:` section")
+    p.add_argument("--bands", type=int, help="LSH bands (default: the recipe's, else 14)")
+    p.add_argument("--rows", type=int, help="rows per band (default: the recipe's, else 8)")
+    p.add_argument("--threshold", type=float, help="also show datasketch's optimal bands x rows for it")
+    p.set_defaults(fn=_dedup_plan)
 
     p = sub.add_parser("tokenizer", help="tokenizer tools")
     tsub = p.add_subparsers(dest="tokenizer_command", required=True)

@@ -106,7 +106,7 @@ def inspect_run(run_dir: str, stage: str = "filter", reason: str | None = None, 
         raise FileNotFoundError(f"{run_dir}: no '{stage}' stage output; run `corpusmill build` first "
                                 f"or check the run directory")
     reasons = _list_dirs(fs, f"{stage_dir}/rejects")
-    sources = [name for name in _list_dirs(fs, stage_dir) if name != "rejects"]
+    sources = [name for name in _list_dirs(fs, stage_dir) if name != "rejects" and not name.startswith("_")]
     shown: list[Any] = []
     if reason is not None:
         if reason not in reasons:
@@ -132,7 +132,13 @@ def inspect_run(run_dir: str, stage: str = "filter", reason: str | None = None, 
         return _render(shown, console)
     total = table.num_rows if table is not None else 0
     shown.append(Text(f"{heading}: {min(n, total)} of {total} documents (seed {seed})", style="bold"))
-    shown += [_document_panel(row) for row in (_sample(table, n, seed) if table is not None else [])]
+    sampled = _sample(table, n, seed) if table is not None else []
+    if reason is not None and sampled and "dedup_kept_id" in sampled[0]:  # a dedup reject: beside its kept twin
+        from pipelines.dedup.inspect_pairs import pair_renderables
+
+        shown += pair_renderables(fs, root, stage_dir, sources, sampled, _document_panel)
+        return _render(shown, console)
+    shown += [_document_panel(row) for row in sampled]
     return _render(shown, console)
 
 
