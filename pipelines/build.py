@@ -1,6 +1,6 @@
 """`corpusmill build`: run a recipe's stages in order on the runner, resumably.
 
-extract -> [annotate -> filter] -> [tokenizer -> tokenize -> mix/shards]
+extract -> [annotate -> filter] -> [dedup] -> [tokenizer -> tokenize -> mix/shards]
 The stages and their order are `pipelines.stages.STAGES`; each names the stage it reads
 (pipelines/stage.py says how to add one). Also `corpusmill tokenizer train`: the same build,
 stopped after the `tokenizer` stage.

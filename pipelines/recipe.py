@@ -98,6 +98,8 @@ class Recipe(Strict):
     filter: dict[str, Any] | None = None
     tokenize: TokenizeConfig | None = None
     mix: dict[str, Any] | None = None
+    dedup: dict[str, Any] | bool | None = Field(
+        None, description="exact + MinHash dedup (pipelines/dedup/config.py); on when absent; false: off")
 
     @field_validator("sources")
     @classmethod
@@ -187,6 +189,8 @@ def _unknown_source_names(sections: dict[str, BaseModel | None], names: list[str
     if mix is not None:
         keyed += [("mix.weights", n) for n in (mix.weights or {})]
         keyed += [("mix.max_epochs", n) for n in mix.max_epochs]
+    if sections.get("dedup") is not None:
+        keyed += [("dedup.source_priority", n) for n in (sections["dedup"].source_priority or [])]
     return [f"{where}.{name}: no source named {name!r}; the sources are {', '.join(names)}"
             for where, name in keyed if name not in names]
 

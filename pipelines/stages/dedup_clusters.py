@@ -16,7 +16,7 @@ from pipelines.dedup.graph import cluster_sizes, group_starts, lookup, outgoing_
 from pipelines.rundir import RunDir
 from pipelines.stages.dedup_phases import (_key_columns, _keys, _part_dir, _partition_of_keys, _read_partition,
                                            _write_partitioned)
-from pipelines.stages.extract import part_path
+from pipelines.stage import part_path
 
 REASON_EXACT, REASON_NEAR = "exact_duplicate", "near_duplicate"
 

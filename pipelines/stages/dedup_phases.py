@@ -32,7 +32,7 @@ from pipelines.dedup.keys import as_bytes, from_bytes, partition_of, rank_keys
 from pipelines.dedup.minhash import MinHasher, band_hashes
 from pipelines.dedup.shingles import exact_hash, shingle_hashes
 from pipelines.rundir import RunDir
-from pipelines.stages.extract import part_path
+from pipelines.stage import part_path
 
 EXACT_BAND = 255  # the "band" of exact-hash buckets
 SIGNATURE_BATCH_DOCS = 2_000

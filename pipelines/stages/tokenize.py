@@ -30,7 +30,7 @@ def tokenize_task(run_url: str, payload: dict) -> dict:
 
 class TokenizeStage(Stage):
     name = "tokenize"
-    reads = "filter"
+    reads = "dedup"
     section = "tokenize"
     worker = staticmethod(tokenize_task)
 

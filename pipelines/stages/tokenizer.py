@@ -59,7 +59,7 @@ def choose_fast_path(run, settings: dict, previous: StageResult, console=None) -
 
 class TokenizerStage(Stage):
     name = "tokenizer"
-    reads = "filter"
+    reads = "dedup"
     section = "tokenize"
 
     def _config(self, ctx: BuildContext):

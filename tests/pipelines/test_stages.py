@@ -23,23 +23,26 @@ def _resolved(tmp_path: Path, **sections):
 
 
 def test_the_stages_in_build_order_each_after_the_stage_it_reads():
-    assert [s.name for s in STAGES] == ["extract", "annotate", "filter", "tokenizer", "tokenize", "mix"]
+    assert [s.name for s in STAGES] == ["extract", "annotate", "filter", "dedup", "tokenizer", "tokenize", "mix"]
     assert {s.name: s.reads for s in STAGES} == {
-        "extract": None, "annotate": "extract", "filter": "annotate", "tokenizer": "filter",
-        "tokenize": "filter", "mix": "tokenize"}
+        "extract": None, "annotate": "extract", "filter": "annotate", "dedup": "filter", "tokenizer": "dedup",
+        "tokenize": "dedup", "mix": "tokenize"}
     assert STAGES_BY_NAME["mix"] is STAGES[-1]
 
 
 def test_every_stage_reads_the_named_stage_when_all_are_enabled(tmp_path):
     resolved = _resolved(tmp_path, filter={}, tokenize={"tokenizer": "tok.json"}, mix={"natural": True})
     assert stage_inputs(resolved) == {"extract": None, "annotate": "extract", "filter": "annotate",
-                                      "tokenizer": "filter", "tokenize": "filter", "mix": "tokenize"}
+                                      "dedup": "filter", "tokenizer": "dedup", "tokenize": "dedup",
+                                      "mix": "tokenize"}
 
 
 def test_a_disabled_stage_stands_aside_for_its_own_input(tmp_path):
-    resolved = _resolved(tmp_path, tokenize={"tokenizer": "tok.json"})  # no filter: section
+    resolved = _resolved(tmp_path, tokenize={"tokenizer": "tok.json"})  # no filter: section; dedup on by default
+    assert stage_inputs(resolved) == {"extract": None, "dedup": "extract", "tokenizer": "dedup", "tokenize": "dedup"}
+    assert stage_inputs(_resolved(tmp_path)) == {"extract": None, "dedup": "extract"}
+    resolved = _resolved(tmp_path, tokenize={"tokenizer": "tok.json"}, dedup=False)
     assert stage_inputs(resolved) == {"extract": None, "tokenizer": "extract", "tokenize": "extract"}
-    assert stage_inputs(_resolved(tmp_path)) == {"extract": None}
 
 
 def test_a_stage_listed_before_its_input_is_refused(tmp_path):
