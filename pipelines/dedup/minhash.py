@@ -6,8 +6,8 @@ a_k * h + b_k mod 2^w (a_k odd, so each is a bijection). With `num_bits=64` a si
 `datasketch.MinHash(num_perm, seed, hashfunc=<our shingle hash>, scheme="affine64")` value for
 value; with `num_bits=32` (shingle hashes truncated to their low 32 bits) it equals
 `scheme="affine32"`. Instead of one Python call per shingle, a batch of documents is one array of
-shingle hashes, and each block of permutations is a matrix product-like broadcast followed by a
-per-document `np.minimum.reduceat`.
+shingle hashes, and each block of documents is one (permutations x shingles) broadcast followed by
+a per-document `np.minimum.reduceat`.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import numpy as np
 
 from pipelines.dedup.shingles import _PRIME, fmix64
 
-# Shingle-hash x permutation cells computed at once (bounds a worker's memory: 2M cells = 16 MB).
-_BLOCK_CELLS = 1 << 21
+# Shingle-hash x permutation cells computed at once (bounds a worker's memory: 1M cells = 8 MB).
+_BLOCK_CELLS = 1 << 20
 
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
 
@@ -88,20 +88,24 @@ class MinHasher:
                 total += sizes[rows[stop]]
                 stop += 1
             group = rows[start:stop]
-            out[group] = self._signatures_of(np.concatenate([shingle_arrays[i] for i in group]), sizes[group])
+            if sizes[group[0]] > cells_per_perm:  # one huge document: its minimum over slices
+                hashes = shingle_arrays[group[0]]
+                for first in range(0, len(hashes), cells_per_perm):
+                    piece = hashes[first:first + cells_per_perm]
+                    out[group[0]] = np.minimum(out[group[0]], self._signatures_of(piece, np.array([len(piece)]))[0])
+            else:
+                out[group] = self._signatures_of(np.concatenate([shingle_arrays[i] for i in group]), sizes[group])
             start = stop
         return out
 
     def _signatures_of(self, hashes: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """Signatures of documents whose shingles fit one block: (num_perm, num_shingles) permuted
+        values, row-major so each document's minimum is a contiguous reduceat along the rows."""
         mixed = self._premix(hashes)
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        result = np.empty((len(sizes), self.num_perm), dtype=self.dtype)
-        perms_per_block = max(1, _BLOCK_CELLS // max(1, len(mixed)))
-        for first in range(0, self.num_perm, perms_per_block):
-            last = min(self.num_perm, first + perms_per_block)
-            permuted = mixed[:, None] * self._a[None, first:last] + self._b[None, first:last]
-            result[:, first:last] = np.minimum.reduceat(permuted, offsets, axis=0)
-        return result
+        permuted = np.multiply(self._a[:, None], mixed[None, :])
+        np.add(permuted, self._b[:, None], out=permuted)
+        return np.minimum.reduceat(permuted, offsets, axis=1).T
 
 
 def band_hashes(signatures: np.ndarray, num_bands: int, rows_per_band: int) -> np.ndarray:

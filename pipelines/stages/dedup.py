@@ -3,7 +3,7 @@
 Reads `filter` (or what stands in for it), read by `tokenizer` and `tokenize`. On unless the recipe
 says `dedup: false`. Phases, each with markers and stats per task (`_done/<phase>/<task>`,
 `_stats/<phase>/<task>.json`): dedup.signature (one task per input part) -> dedup.candidates (one
-per hash partition) -> [dedup.verify_send -> dedup.verify_check] -> dedup.propagate-0000, -0001, ...
+per hash partition) -> [dedup.verify_send -> dedup.verify_check] -> dedup.round-0000, -0001, ...
 until a round sends no label -> dedup.route -> dedup.clusters -> dedup (one task per input part,
 same task ids as filter). The layout of `dedup/_work/` is in dedup_phases.py. A killed build
 resumes in any phase: finished tasks are skipped by their markers, and every file a task writes has
@@ -89,7 +89,7 @@ class DedupStage(Stage):
             yield Phase("dedup.verify_check", per_partition(), verify_check_task)
         final_iteration = None
         for iteration in range(config.max_iterations):
-            name = f"dedup.propagate-{iteration:04d}"
+            name = f"dedup.round-{iteration:04d}"
             yield Phase(name, per_partition({"iteration": iteration}), propagate_task)
             if sum(s.get("num_messages", 0) for s in ctx.results[name].stats) == 0:
                 final_iteration = iteration

@@ -42,6 +42,14 @@ def test_word_signatures_equal_datasketch(num_bits, seed):
         assert np.array_equal(row, expected)
 
 
+def test_a_document_larger_than_one_block_equals_datasketch():
+    book = " ".join(topics[name] for name in sorted(topics))  # ~65k words: several blocks of shingles
+    ours = MinHasher(112, 1, 64).signatures([shingle_hashes(TEXTS[0]), shingle_hashes(book), shingle_hashes("")])
+    assert len(shingle_hashes(book)) * 112 > 2 * (1 << 20)
+    assert np.array_equal(ours[1], _datasketch_signature(book, seed=1, num_bits=64))
+    assert np.array_equal(ours[0], _datasketch_signature(TEXTS[0], seed=1, num_bits=64))
+
+
 def test_char_signatures_equal_datasketch():
     texts = TEXTS[:10] + EDGE_TEXTS
     ours = MinHasher(112, 1, 64).signatures([shingle_hashes(t, shingle="char", ngram=7) for t in texts])

@@ -57,7 +57,7 @@ def test_cross_source_duplicates_keep_rule_and_contract(tmp_path, ray_cluster):
     phases = [s.stage for s in result.stages]
     assert phases[:3] == ["extract", "dedup.signature", "dedup.candidates"]
     assert phases[-3:] == ["dedup.route", "dedup.clusters", "dedup"]
-    assert phases[3:-3] == [f"dedup.propagate-{i:04d}" for i in range(len(phases) - 6)] and len(phases) > 7
+    assert phases[3:-3] == [f"dedup.round-{i:04d}" for i in range(len(phases) - 6)] and len(phases) > 7
     assert sorted(p.name for p in (run / "dedup" / "manual").iterdir()) == ["part-manual.00000.parquet"]
     kept_manual = pq.read_table(run / "dedup/manual/part-manual.00000.parquet")
     kept_web = pq.read_table(run / "dedup/web/part-web.00000.parquet")
@@ -169,7 +169,7 @@ def test_two_runs_agree_and_a_kill_inside_dedup_resumes_to_the_same_bytes(tmp_pa
     assert [k for k in first if first[k] != second[k]] == []
 
     process = _build_cli(runs["killed"], start_new_session=True)
-    markers = tmp_path / "killed/_done/dedup.propagate-0000"
+    markers = tmp_path / "killed/_done/dedup.round-0000"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not (markers.is_dir() and len(os.listdir(markers)) >= 3):
         time.sleep(0.005)

@@ -29,10 +29,11 @@ PINNED_PYTHON = "3.11.7"
 PINNED = {
     "extract_docs": {"code": 163, "docs": 79},
     "filter_docs": {"code": 163, "docs": 30},
-    "tokenized_tokens": {"code": 691_225, "docs": 25_406},
-    "train_tokens": {"code": 149_590, "docs": 99_728},
-    "val_tokens": {"code": 7_814, "docs": 474},
-    "train_docs": {"code": 54, "docs": 116},
+    "dedup_docs": {"code": 162, "docs": 29},  # one near duplicate each (dedup is on by default)
+    "tokenized_tokens": {"code": 691_055, "docs": 23_783},
+    "train_tokens": {"code": 141_932, "docs": 94_588},
+    "val_tokens": {"code": 1_418, "docs": 136},
+    "train_docs": {"code": 57, "docs": 112},
 }
 
 
@@ -143,6 +144,8 @@ def test_demo_exact_seeded_results(demo_run):
     filtered = json.loads((run / "_stats" / "filter.json").read_text())
     assert {s: extract[s]["num_docs_out"] for s in extract} == PINNED["extract_docs"]
     assert {s: filtered[s]["num_docs_out"] for s in filtered} == PINNED["filter_docs"]
+    deduped = json.loads((run / "_stats" / "dedup.json").read_text())
+    assert {s: deduped[s]["num_docs_out"] for s in deduped} == PINNED["dedup_docs"]
     assert {s: sum(v) for s, v in _tokenized(run).items()} == PINNED["tokenized_tokens"]
     shards = _shard_tokens(run)
     assert shards["train"] == PINNED["train_tokens"]
@@ -157,9 +160,13 @@ def test_demo_starts_ray_quietly(demo_run):
     assert "Token authentication" not in done.stderr
     assert "https://" not in done.stderr
     # Progress labels share one width, so `tokenizer-sample` does not shift its bar.
-    bars = [line for line in done.stderr.splitlines() if re.match(r"^[a-z-]+ +━", line)]
-    assert [line.split()[0] for line in bars] == ["extract", "annotate", "filter", "tokenizer-sample",
-                                                  "tokenize", "mix-plan", "mix-scatter", "mix"]
+    bars = [line for line in done.stderr.splitlines() if re.match(r"^[a-z0-9.-]+ +━", line)]
+    labels = [line.split()[0] for line in bars]
+    rounds = [label for label in labels if label.startswith("dedup.round-")]
+    assert labels == ["extract", "annotate", "filter", "dedup.signature", "dedup.candidates", *rounds,
+                      "dedup.route", "dedup.clusters", "dedup", "tokenizer-sample", "tokenize", "mix-plan",
+                      "mix-scatter", "mix"]
+    assert rounds == [f"dedup.round-{i:04d}" for i in range(len(rounds))] and rounds
     assert len({line.index("━") for line in bars}) == 1, bars
 
 
@@ -167,7 +174,9 @@ def test_demo_run_json_lists_the_tokenizer_sample_phase(demo_run):
     run, _ = demo_run
     stats = json.loads((run / "run.json").read_text())["stages"]
     # the tokenizer stage's sample phase is a stage run like the others (the training has no tasks)
-    assert set(stats) == {"extract", "annotate", "filter", "tokenizer-sample", "tokenize",
+    rounds = {name for name in stats if name.startswith("dedup.round-")}
+    assert set(stats) == {"extract", "annotate", "filter", "dedup.signature", "dedup.candidates", *rounds,
+                          "dedup.route", "dedup.clusters", "dedup", "tokenizer-sample", "tokenize",
                           "mix-plan", "mix-scatter", "mix"}
     sampled = sorted(p.name for p in (run / "tokenizer-sample").rglob("part-*.parquet"))
     assert len(sampled) == stats["filter"]["tasks_executed"]  # one sample part per kept part
