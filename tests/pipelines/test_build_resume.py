@@ -29,6 +29,7 @@ def _recipe(tmp_path: Path, name: str) -> Path:
         "run_dir": str(tmp_path / name),
         "sources": [{"name": "stdlib", "kind": "code", "paths": [str(STDLIB / p) for p in PACKAGES]}],
         "runner": {"num_cpus": 1, "batch_size": 50},
+        "dedup": False,  # extract's resume is under test here; dedup's is in test_dedup_stage.py
     }
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(recipe))
