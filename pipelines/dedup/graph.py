@@ -21,8 +21,9 @@ def bucket_pairs(buckets: np.ndarray, nodes: np.ndarray, max_clique: int) -> tup
     buckets, nodes = buckets[order], nodes[order]
     starts = group_starts(buckets)
     sizes = np.diff(np.concatenate([starts, [len(buckets)]]))
-    us, vs = [], []
-    for start, size in zip(starts[sizes > 1], sizes[sizes > 1]):
+    pairs_of_two = starts[sizes == 2]  # the common case, without a Python loop
+    us, vs = [nodes[pairs_of_two]], [nodes[pairs_of_two + 1]]
+    for start, size in zip(starts[sizes > 2], sizes[sizes > 2]):
         members = np.unique(nodes[start: start + size])
         if len(members) < 2:
             continue
@@ -33,10 +34,9 @@ def bucket_pairs(buckets: np.ndarray, nodes: np.ndarray, max_clique: int) -> tup
         else:
             us.append(np.repeat(members[:1], len(members) - 1))
             vs.append(members[1:])
-    if not us:
-        empty = np.empty(0, dtype=nodes.dtype if len(nodes) else "S16")
-        return empty, empty.copy()
-    return unique_pairs(np.concatenate(us), np.concatenate(vs))
+    u, v = np.concatenate(us), np.concatenate(vs)
+    distinct = u != v  # one document twice in a bucket (it cannot be, but a pair needs two)
+    return unique_pairs(u[distinct], v[distinct])
 
 
 def unique_pairs(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

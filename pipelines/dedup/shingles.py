@@ -60,7 +60,7 @@ def normalize_exact(text: str) -> str:
     Two texts that differ only in case, Unicode form or spacing are exact duplicates."""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
-    return _SPACES.sub(" ", text.lower()).strip()
+    return " ".join(text.lower().split())
 
 
 def exact_hash(text: str, url: str | None = None) -> tuple[int, int]:
