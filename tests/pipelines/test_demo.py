@@ -190,7 +190,7 @@ def test_demo_trained_tokenizer_encodes_through_tiktoken_with_tokenizers_ids(dem
     fast_path = json.loads((run / "tokenizer" / "fast-path.json").read_text())
     assert fast_path["backend"] == "tiktoken (derived ranks)" and fast_path["reason"] is None
     part = sorted((run / "tokenize" / "docs").glob("part-*.parquet"))[0]
-    kept = pq.read_table(run / "filter" / "docs" / part.name, columns=["text"]).column("text").to_pylist()
+    kept = pq.read_table(run / "dedup" / "docs" / part.name, columns=["text"]).column("text").to_pylist()
     tokenizer = Tokenizer.from_file(str(run / "tokenizer" / "tokenizer.json"))
     expected = [e.ids + [0] for e in tokenizer.encode_batch(kept, add_special_tokens=False)]  # EOS = id 0
     assert pq.read_table(part, columns=["tokens"]).column("tokens").to_pylist() == expected
