@@ -68,7 +68,8 @@ def test_build_wrote_a_finished_report_with_every_section(report_run):
     assert [s["name"] for s in report["sources"]] == SOURCES
     for section in ("funnel", "mixture", "distributions", "samples", "scale", "planner"):
         assert report[section] is not None, section
-    assert report["funnel"]["steps"] == ["extracted", "filtered", "tokenized", "mixture_train", "mixture_val"]
+    assert report["funnel"]["steps"] == ["extracted", "filtered", "deduplicated", "tokenized", "mixture_train",
+                                        "mixture_val"]  # dedup is on by default
     assert (report_run / "report" / "report.html").stat().st_size > 10_000
 
 
@@ -92,6 +93,8 @@ def test_funnel_documents_characters_and_reasons_equal_the_stats_and_parts(repor
         removed = {(r["stage"], r["reason"]): r for r in report["funnel"]["sources"][source]["removed"]}
         expected = {("filter", k.split(":", 1)[1]): v for k, v in filtered[source].items() if k.startswith("reason:")}
         expected |= {("extract", k.split(":", 1)[1]): v for k, v in extract[source].items() if k.startswith("reason:")}
+        deduped = _task_stats(report_run, "dedup")  # dedup is on by default
+        expected |= {("dedup", k.split(":", 1)[1]): v for k, v in deduped.get(source, {}).items() if k.startswith("reason:")}
         assert {key: r["num_docs"] for key, r in removed.items()} == expected
         for (stage, reason), item in removed.items():
             if stage == "filter":  # every removed document is in rejects (sample rate 1)
@@ -100,6 +103,8 @@ def test_funnel_documents_characters_and_reasons_equal_the_stats_and_parts(repor
                 assert mine.num_rows == item["num_docs"]
                 assert sum(mine.column("num_chars").to_pylist()) == item["num_chars"]
                 assert item["num_tokens_estimated"] == round(item["num_chars"] * ratio)
+            elif stage == "dedup":  # dedup counts the characters it removed (reason_chars)
+                assert item["num_chars"] == deduped[source][f"reason_chars:{reason}"]
             else:
                 assert item["num_chars"] is None
     assert report["funnel"]["totals"][0] == {
@@ -200,10 +205,11 @@ def test_samples_are_the_documents_with_the_smallest_seeded_keys(report_run):
         ids = pq.read_table(directory, columns=["id"]).column("id").to_pylist()
         return sorted(ids, key=lambda i: xxhash.xxh64_intdigest(f"3\x1f{i}".encode()))[:3]
 
-    reasons = sorted(p.name for p in (report_run / "filter" / "rejects").iterdir())
-    assert sorted(g["reason"] for g in samples["removed"].values()) == reasons
+    reasons = sorted((stage, p.name) for stage in ("filter", "dedup")  # dedup is on by default
+                     for p in (report_run / stage / "rejects").iterdir())
+    assert sorted((g["stage"], g["reason"]) for g in samples["removed"].values()) == reasons
     for group in samples["removed"].values():
-        directory = report_run / "filter" / "rejects" / group["reason"]
+        directory = report_run / group["stage"] / "rejects" / group["reason"]
         assert [d["id"] for d in group["documents"]] == expected_ids(directory)
         texts = dict(zip(*pq.read_table(directory, columns=["id", "text"]).to_pydict().values()))
         for document in group["documents"]:
@@ -211,7 +217,7 @@ def test_samples_are_the_documents_with_the_smallest_seeded_keys(report_run):
             assert document["text"] == original[:600] and document["truncated"] == (len(original) > 600)
             assert document["num_chars"] == len(texts[document["id"]])
     for source in SOURCES:
-        assert [d["id"] for d in samples["kept"][source]["documents"]] == expected_ids(report_run / "filter" / source)
+        assert [d["id"] for d in samples["kept"][source]["documents"]] == expected_ids(report_run / "dedup" / source)
 
 
 def test_scale_and_planner_use_the_train_tokens(report_run):

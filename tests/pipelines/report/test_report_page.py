@@ -78,10 +78,11 @@ def test_page_renders_in_headless_chromium(report_run, chromium, artifacts_dir):
     assert values["funnel_rows"] == 3 * 4  # documents, characters, tokens x (3 sources + total)
     assert values["funnel_bars"] >= 3 * 5  # three charts, five steps each
     assert values["reason_links"] == sum(1 for s in report["funnel"]["sources"].values()
-                                         for r in s["removed"] if r["stage"] == "filter")
+                                         for r in s["removed"] if r["stage"] in ("filter", "dedup"))
     assert values["mixture_rows"] == ["code", "docs", "notes"]
     assert values["shard_rows"] == len(report["mixture"]["shards"])
-    assert values["histograms"] == 3 + sum(len(d["scores"]) for d in report["distributions"].values())
+    assert values["histograms"] == 3 + sum(len(d["scores"]) for d in report["distributions"].values()) + sum(
+        1 for d in report["distributions"].values() if (d.get("dup_clusters") or {}).get("counts"))  # dedup clusters
     assert values["threshold_lines"] == sum(len(s["thresholds"]) for d in report["distributions"].values()
                                             for s in d["scores"] if s["counts"])
     assert values["known_rows"] == 6
