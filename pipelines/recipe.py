@@ -98,8 +98,6 @@ class Recipe(Strict):
     filter: dict[str, Any] | None = None
     tokenize: TokenizeConfig | None = None
     mix: dict[str, Any] | None = None
-    dedup: dict[str, Any] | bool | None = Field(
-        None, description="exact + MinHash dedup (pipelines/dedup/config.py); on when absent; false: off")
 
     @field_validator("sources")
     @classmethod
