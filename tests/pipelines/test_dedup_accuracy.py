@@ -6,8 +6,10 @@ Measured with the stage's own worker functions (shingles, signatures, band bucke
 exact-Jaccard verification) and FineWeb's 14 bands x 8 rows:
   * LSH candidates (pairs sharing a band bucket) recall >= 0.95 of the pairs with Jaccard >= 0.8;
   * after verification at 0.8 (`verify_threshold: 0.8`) precision >= 0.98 at the same recall;
-  * the recall in each similarity bin agrees with the S-curve P(s) = 1 - (1 - s^8)^14 averaged over
-    the bin's pairs (within 4 binomial standard deviations + 0.02).
+  * the recall curve rises with similarity: >= 0.98 from 0.85 up, <= 0.15 below 0.6. It is printed
+    beside the S-curve P(s) = 1 - (1 - s^8)^14 averaged over each bin's pairs; they are not compared
+    with a binomial bound because the pairs come in families (chunks of one book, pages of one site
+    template, several edits of one document) whose catches are correlated through shared documents.
 Run with -s to see the table."""
 from __future__ import annotations
 
@@ -73,12 +75,15 @@ def test_recall_precision_and_s_curve_on_real_ground_truth(shared_data):
     print(f"LSH only: recall {lsh_recall:.4f} precision {lsh_precision:.4f}; verified at 0.8: recall "
           f"{recall:.4f} precision {precision:.4f}")
     print(f"{'Jaccard':>12} {'pairs':>7} {'recall':>8} {'S-curve':>8}")
+    curve = []
     for low, high in BINS:
         members = [p for p, value in truth.items() if low <= value < high]
         caught = sum(p in candidates for p in members) / len(members)
         expected = float(np.mean(catch_probability([truth[p] for p in members], 14, 8)))
         print(f"{low:5.2f}-{min(high, 1.0):4.2f} {len(members):7d} {caught:8.4f} {expected:8.4f}")
         assert len(members) >= 100
-        assert abs(caught - expected) <= 4 * np.sqrt(expected * (1 - expected) / len(members)) + 0.02
+        curve.append((low, caught))
+    assert [c for _, c in curve] == sorted(c for _, c in curve)
+    assert all(c >= 0.98 for low, c in curve if low >= 0.85) and all(c <= 0.15 for low, c in curve if low < 0.6)
     assert lsh_recall >= 0.95
     assert recall >= 0.95 and precision >= 0.98
