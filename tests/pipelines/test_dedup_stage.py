@@ -180,3 +180,34 @@ def test_two_runs_agree_and_a_kill_inside_dedup_resumes_to_the_same_bytes(tmp_pa
     killed = _outputs(tmp_path / "killed")
     assert killed.keys() == first.keys()
     assert [k for k in first if first[k] != killed[k]] == []
+
+
+def test_exact_jaccard_verification_drops_candidates_below_its_threshold(tmp_path, ray_cluster):
+    """The wrapped copy is an LSH candidate of its original (Jaccard about 0.9 of 5-gram sets): kept
+    apart by verification at 0.99, joined at 0.5; the exact copy goes either way."""
+    from pipelines.dedup.jaccard import jaccard, shingle_set
+    from pipelines.dedup.shingles import shingle_hashes
+
+    original = LONG_TOPICS[7]
+    wrapped = "Home | About | Contact | Search this site\n\n" + original + "\n\nCopyright 2024 Example."
+    similarity = jaccard(shingle_set(shingle_hashes(original)), shingle_set(shingle_hashes(wrapped)))
+    assert 0.85 < similarity < 0.99
+    _write_jsonl(tmp_path / "a.jsonl", [original, LONG_TOPICS[8]])
+    _write_jsonl(tmp_path / "b.jsonl", [wrapped, original.lower()])
+    sources = [{"name": "a", "kind": "jsonl", "paths": [str(tmp_path / "a.jsonl")]},
+               {"name": "b", "kind": "jsonl", "paths": [str(tmp_path / "b.jsonl")]}]
+    outcomes = {}
+    for threshold in (0.99, 0.5):
+        run_dir = tmp_path / f"run-{threshold}"
+        recipe = _recipe(tmp_path, sources, dedup={"verify_threshold": threshold, "num_partitions": 4})
+        result = build(load_recipe(recipe, run_dir=str(run_dir)), show_progress=False)
+        phases = [s.stage for s in result.stages]
+        assert phases[2:5] == ["dedup.candidates", "dedup.verify_send", "dedup.verify_check"]
+        stats = {s.stage: s.stats for s in result.stages}
+        checked = sum(s["num_pairs_checked"] for s in stats["dedup.verify_check"])
+        verified = sum(s["num_pairs_verified"] for s in stats["dedup.verify_check"])
+        kept_b = pq.read_table(run_dir / "dedup/b/part-b.00000.parquet").column("text").to_pylist()
+        outcomes[threshold] = (checked, verified, kept_b)
+    # pairs: (original, lowercased) exact - never checked; (original, wrapped) and (wrapped, lowercased) near
+    assert outcomes[0.99] == (2, 1, [wrapped])
+    assert outcomes[0.5] == (2, 3, [])
