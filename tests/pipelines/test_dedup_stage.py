@@ -141,7 +141,8 @@ def _build_cli(recipe: Path, **popen):
 
 def _outputs(run: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*"))
-            if p.is_file() and not str(p.relative_to(run)).startswith(("_stats", "run.json", "recipe.resolved"))}
+            if p.is_file() and not str(p.relative_to(run)).startswith(  # report/ holds timings and paths
+                ("_stats", "run.json", "recipe.resolved", "report/"))}
 
 
 @pytest.mark.slow
