@@ -84,15 +84,18 @@ def test_wheel_installs_and_imports_all_four_packages_from_a_clean_venv(tmp_path
     ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     (site_packages / "test-venv-dependencies.pth").write_text("\n".join(sorted(ours)) + "\n")
     python = env_dir / "bin" / "python"
+    # Without PYTHONPATH: a source tree on it (with its .egg-info) would make pip think corpusmill is
+    # already installed, and the probe would import the sources instead of the wheel.
+    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheels[0])],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, env=clean_env)
     probe = (
         "import pyarrow, ray, torch, corpora, pipelines, tokenization, train, pipelines.cli, tokenization.shards, os; "
         "print(*[os.path.dirname(m.__file__) for m in (corpora, pipelines, tokenization, train)], sep='\\n')"
     )
-    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    out = subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True,
+    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True,
                          cwd=tmp_path, env=clean_env)  # outside the repo: the source tree is not on sys.path
+    assert out.returncode == 0, out.stderr[-3000:]
     locations = out.stdout.split()
     assert len(locations) == 4
     for location, package in zip(locations, PACKAGES):
