@@ -57,9 +57,12 @@ def test_every_stage_ran_every_task(built):
     stages = {r.stage: (r.num_executed, r.num_skipped) for r in result.stages}
     num_inputs = 1 + 16 + 1 + 1 + 25  # derived-realhtml + warc-real files, mr dump, code JSONL, books
     dedup_phases = {name: counts for name, counts in stages.items() if name.startswith("dedup")}
+    folder, _ = built
+    num_shards = len(list((folder / "run" / "shards").glob("*.arrow")))  # the mix writes one task per shard
     assert {name: counts for name, counts in stages.items() if name not in dedup_phases} == {
         "extract": (num_inputs, 0), "annotate": (num_inputs, 0), "filter": (num_inputs, 0),
-        "tokenize": (num_inputs, 0), "mix": (1, 0)}
+        "tokenize": (num_inputs, 0), "mix-plan": (1, 0), "mix-scatter": (num_inputs, 0),
+        "mix": (num_shards, 0)}
     assert dedup_phases["dedup.signature"] == dedup_phases["dedup"] == (num_inputs, 0)  # per filter part
     assert dedup_phases["dedup.candidates"] == dedup_phases["dedup.clusters"] == (16, 0)  # per partition
 
