@@ -42,7 +42,8 @@ import pyarrow.parquet as pq  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tokenization.encode import encode_table  # noqa: E402
-from tokenization.tokenizer import load_tokenizer, train_tokenizer, with_fast_path  # noqa: E402
+from tokenization.tokenizer import load_tokenizer, with_fast_path  # noqa: E402
+from tokenization.tokenizer_training import train_tokenizer  # noqa: E402
 
 try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
     from results import record  # noqa: E402

@@ -112,7 +112,7 @@ def _build_holding_lock(resolved: ResolvedRecipe, *, address: str | None = None,
             if stage.name not in inputs:
                 continue
             for phase in stage.phases(ctx):
-                result = runner.run_stage(run.url, phase.name, phase.plan(ctx), phase.worker)
+                result = runner.execute_stage(run.url, phase.name, phase.plan(ctx), phase.worker)
                 ctx.results[phase.name] = result
                 if phase.finish is not None:
                     phase.finish(ctx, result)

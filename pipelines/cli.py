@@ -41,9 +41,9 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from pipelines.demo import run_demo
+    from pipelines.demo import build_demo
 
-    run_dir = run_demo(args.run, address=args.address)
+    run_dir = build_demo(args.run, address=args.address)
     Console(stderr=True).print(f"demo run directory: {run_dir}")
     return 0
 

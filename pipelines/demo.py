@@ -58,7 +58,7 @@ def demo_filter_section() -> dict:
             "sources": {"docs": {"gopher_quality": {"enabled": False}}}}
 
 
-def run_demo(run_dir: str | os.PathLike, address: str | None = None) -> str:
+def build_demo(run_dir: str | os.PathLike, address: str | None = None) -> str:
     from pipelines.build import build
     from pipelines.recipe import load_recipe
 

@@ -137,7 +137,7 @@ class Runner:
             ray.shutdown()
             self._started_ray = False
 
-    def run_stage(self, run_url: str, stage: str, tasks: list[TaskSpec], fn: TaskFn) -> StageResult:
+    def execute_stage(self, run_url: str, stage: str, tasks: list[TaskSpec], fn: TaskFn) -> StageResult:
         started = time.perf_counter()
         run = RunDir(run_url)
         ids = [t.task_id for t in tasks]

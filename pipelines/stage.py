@@ -2,7 +2,7 @@
 
 A stage is an object that names the stage it reads. `build` walks the explicit list
 `pipelines.stages.STAGES` in order; for each enabled stage it runs the stage's phases one after the
-other on the runner, then the stage's driver-side `finish`. Each phase is one `runner.run_stage`
+other on the runner, then the stage's driver-side `finish`. Each phase is one `runner.execute_stage`
 call: a list of TaskSpecs planned on the driver from results already in hand, and a worker
 function `fn(run_url, payload) -> stats` that writes its outputs atomically and never imports Ray.
 A phase's result is kept under the phase's name; a stage's last phase carries the stage's name, so

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from pipelines.stage import BuildContext, Phase, Stage, StageResult, part_path
 from pipelines.stages.tokenizer_sample import SAMPLE_STAGE, collect_sample, sample_task, sample_tasks
-from tokenization.tokenizer import tokenizer_spec, train_tokenizer, with_fast_path
+from tokenization.tokenizer import tokenizer_spec, with_fast_path
+from tokenization.tokenizer_training import train_tokenizer
 
 TOKENIZER_REL = "tokenizer/tokenizer.json"
 FAST_PATH_REL = "tokenizer/fast-path.json"

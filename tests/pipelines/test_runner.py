@@ -54,7 +54,7 @@ def _tasks(log_dir, count=4, version=1):
 def test_stage_writes_outputs_stats_and_markers_then_skips_on_rerun(ray_cluster, tmp_path):
     run, logs = tmp_path / "run", tmp_path / "logs"
     logs.mkdir()
-    first = ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square)
+    first = ray_cluster.execute_stage(str(run), "square", _tasks(logs), write_square)
     assert (first.num_executed, first.num_skipped) == (4, 0)
     assert [json.loads((run / "square" / f"{n}.json").read_text())["square"] for n in range(4)] == [0, 1, 4, 9]
     assert sorted(os.listdir(run / "_done" / "square")) == ["t0", "t1", "t2", "t3"]
@@ -63,7 +63,7 @@ def test_stage_writes_outputs_stats_and_markers_then_skips_on_rerun(ray_cluster,
     assert (stats["task"], stats["stage"], stats["num_docs_out"]) == ("t3", "square", 1)
     assert len(os.listdir(logs)) == 4
 
-    again = ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square)
+    again = ray_cluster.execute_stage(str(run), "square", _tasks(logs), write_square)
     assert (again.num_executed, again.num_skipped) == (0, 4)
     assert len(os.listdir(logs)) == 4  # nothing ran
     assert [s["task"] for s in again.stats] == ["t0", "t1", "t2", "t3"]
@@ -72,19 +72,19 @@ def test_stage_writes_outputs_stats_and_markers_then_skips_on_rerun(ray_cluster,
 def test_missing_marker_or_changed_fingerprint_reruns_only_those_tasks(ray_cluster, tmp_path):
     run, logs = tmp_path / "run", tmp_path / "logs"
     logs.mkdir()
-    ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square)
+    ray_cluster.execute_stage(str(run), "square", _tasks(logs), write_square)
     os.remove(run / "_done" / "square" / "t2")  # as if killed after the output, before the marker
-    resumed = ray_cluster.run_stage(str(run), "square", _tasks(logs), write_square)
+    resumed = ray_cluster.execute_stage(str(run), "square", _tasks(logs), write_square)
     assert (resumed.num_executed, resumed.num_skipped) == (1, 3)
     assert sorted(name.split("-")[0] for name in os.listdir(logs)) == ["0", "1", "2", "2", "3"]
-    changed = ray_cluster.run_stage(str(run), "square", _tasks(logs, version=2), write_square)
+    changed = ray_cluster.execute_stage(str(run), "square", _tasks(logs, version=2), write_square)
     assert (changed.num_executed, changed.num_skipped) == (4, 0)
 
 
 def test_failed_task_is_retried(ray_cluster, tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
-    result = ray_cluster.run_stage(str(tmp_path / "run"), "flaky", [TaskSpec("only", {"log_dir": str(logs)})],
+    result = ray_cluster.execute_stage(str(tmp_path / "run"), "flaky", [TaskSpec("only", {"log_dir": str(logs)})],
                                    flaky)
     assert result.num_executed == 1
     assert (tmp_path / "run" / "_done" / "flaky" / "only").is_file()
@@ -94,7 +94,7 @@ def test_failed_task_is_retried(ray_cluster, tmp_path):
 def test_a_task_failing_every_retry_names_itself_and_keeps_the_others(ray_cluster, tmp_path):
     run = tmp_path / "run"
     with pytest.raises(StageFailed) as error:
-        ray_cluster.run_stage(str(run), "fails", _tasks(tmp_path), always_fails)
+        ray_cluster.execute_stage(str(run), "fails", _tasks(tmp_path), always_fails)
     log = run / "_errors" / "fails" / "t2.log"
     assert f"t2: ValueError: bad input 2 (full traceback: {log})" in str(error.value)
     assert "1 of 4 tasks failed" in str(error.value)
@@ -109,7 +109,7 @@ def test_an_input_error_fails_at_once_with_its_message(ray_cluster, tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
     with pytest.raises(StageFailed) as error:
-        ray_cluster.run_stage(str(tmp_path / "run"), "extract", [TaskSpec("only", {"log_dir": str(logs)})],
+        ray_cluster.execute_stage(str(tmp_path / "run"), "extract", [TaskSpec("only", {"log_dir": str(logs)})],
                               wrong_input)
     log = tmp_path / "run" / "_errors" / "extract" / "only.log"
     assert ("only: InputError: x.jsonl: no record has the field 'text'; set text_field (not retried; "

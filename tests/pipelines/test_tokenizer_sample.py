@@ -34,7 +34,7 @@ def previous_stage(run: RunDir, docs: list[tuple[str, str]], num_parts: int) -> 
 
 def draw_sample(runner, run: RunDir, previous: StageResult, sample_docs: int, seed: int) -> list[str]:
     """The tokenizer stage's sample phase (tasks planned, run on Ray), then its driver-side collection."""
-    sampled = runner.run_stage(run.url, SAMPLE_STAGE, sample_tasks(previous, sample_docs, seed), sample_task)
+    sampled = runner.execute_stage(run.url, SAMPLE_STAGE, sample_tasks(previous, sample_docs, seed), sample_task)
     return collect_sample(run, sampled, sample_docs)
 
 

@@ -11,7 +11,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from tokenization.encode import encode_table
 from tokenization.tiktoken_bridge import byte_level_chars
-from tokenization.tokenizer import load_tokenizer, read_tiktoken_ranks, train_tokenizer, with_fast_path
+from tokenization.tokenizer import load_tokenizer, read_tiktoken_ranks, with_fast_path
+from tokenization.tokenizer_training import train_tokenizer
 
 NEOX_JSON = "tokenizers/gpt-neox-dolma-test/gpt-neo-test-tokenizer.json"
 BERT_JSON = "tokenizers/all-MiniLM-L6-v2/tokenizer.json"

@@ -7,7 +7,8 @@ import json
 import pytest
 from tokenizers import Tokenizer
 
-from tokenization.tokenizer import load_tokenizer, train_tokenizer
+from tokenization.tokenizer import load_tokenizer
+from tokenization.tokenizer_training import train_tokenizer
 
 GPT2 = "tokenizers/whisper-gpt2/gpt2-from-whisper-tiktoken.tokenizer.json"
 NEOX = "tokenizers/gpt-neox-dolma-test/gpt-neo-test-tokenizer.json"
