@@ -24,6 +24,7 @@ import torch
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
+from tokenization.atomic_files import atomic_path
 from train.distributed import DistEnv, barrier
 
 CHECKPOINT_FORMAT = 1
@@ -80,10 +81,8 @@ def restore_rng(state: dict) -> None:
 def save_checkpoint(out_dir: Path, step: int, payload: dict, *, keep: int) -> Path:
     """Write atomically (temporary name, then rename) and keep only the newest `keep`."""
     path = checkpoint_path(out_dir, step)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, "step": step, **payload}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # the one temporary-name style (tokenization.atomic_files)
+        torch.save({"format": CHECKPOINT_FORMAT, "step": step, **payload}, tmp)
     _drop_old(out_dir, keep)
     return path
 
@@ -99,6 +98,8 @@ def save_sharded_checkpoint(out_dir: Path, step: int, model, optimizer, payload:
     """Every rank writes its shards into a temporary directory; after all have, rank 0 adds the
     trainer state and renames it (so a listed checkpoint is always complete). Collective."""
     path = sharded_checkpoint_path(out_dir, step)
+    # A directory every rank writes into, so its temporary name must be one all ranks agree on
+    # (atomic_path's is random per writer); a killed save's leftover is removed by the next one.
     tmp = path.with_name(path.name + ".tmp")
     if env.is_main:
         shutil.rmtree(tmp, ignore_errors=True)
