@@ -327,12 +327,9 @@ def _book_cases(shared: Path, root: Path) -> list[Case]:
     with open(folder / "huge-line.txt", "w") as handle:
         handle.write("word " * (100 * MB // 5))
     cases.append(Case("100 MB single-line book", "books", folder / "huge-line.txt", 0, {"books_too_large": 1}))
-    one_line = b" ".join(real.read_bytes().split())
-    with open(folder / "slow-line.txt", "wb") as handle:
-        while handle.tell() < 60 * MB:  # under max_book_bytes (64 MiB); minutes to process
-            handle.write(one_line + b" ")
-    cases.append(Case("60 MB single-line book (minutes of boilerplate search)", "books", folder / "slow-line.txt", 0,
-                      {"error:ExtractTimeout": 1}))
+    # (A 60 MB one-line book under a 10 s extraction timeout was a case here; whether it times out or
+    # finishes as books_empty depends on the machine's speed, so the timeout is tested where the
+    # work is fixed: tests/pipelines/test_document_limits.py.)
     bomb = folder / "99999-8.zip"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.writestr("99999-8.txt", b"a " * (100 * MB))
