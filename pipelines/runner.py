@@ -27,6 +27,10 @@ from pipelines.stage import StageResult, TaskFn, TaskSpec, fingerprint_of  # noq
 EMBEDDED_NODE_IP = "127.0.0.2"
 # `runner.dashboard: true` starts Ray's dashboard here only: reach it from elsewhere through ssh -L.
 DASHBOARD_HOST = "127.0.0.1"
+# Ray's dashboard also serves Prometheus metrics, on every interface unless the node IP is exactly
+# 127.0.0.1 (ours is EMBEDDED_NODE_IP). An embedded run has no Prometheus to scrape it, so that
+# server is not started: a port it cannot bind makes Ray log the failure and go on without it.
+DASHBOARD_METRICS_OFF = {"DASHBOARD_METRIC_PORT": "-1"}
 # The key a task returns, instead of its stats, when its input needs the user (corpora.InputError).
 INPUT_ERROR = "input_error"
 
@@ -120,6 +124,8 @@ class Runner:
                 # the warning is for cluster operators, so an embedded instance starts quietly.
                 logging.getLogger(RAY_TOKEN_AUTH_LOGGER).setLevel(logging.ERROR)
                 # The dashboard (off unless asked for) accepts job submissions: loopback only.
+                saved_env = {name: os.environ.get(name) for name in DASHBOARD_METRICS_OFF}
+                os.environ.update(DASHBOARD_METRICS_OFF if self.dashboard else {})  # Ray's processes inherit it
                 try:
                     ray.init(num_cpus=self.num_cpus, include_dashboard=self.dashboard, dashboard_host=DASHBOARD_HOST,
                              runtime_env=worker_runtime_env(),
@@ -129,6 +135,12 @@ class Runner:
                         raise RuntimeError("runner.dashboard: Ray's dashboard needs its packages: "
                                            "pip install 'ray[default]' (or set runner.dashboard: false)") from None
                     raise
+                finally:
+                    for name, value in saved_env.items():
+                        if value is None:
+                            os.environ.pop(name, None)
+                        else:
+                            os.environ[name] = value
             self._started_ray = True
         return self
 

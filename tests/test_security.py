@@ -156,19 +156,34 @@ class CodeOnLoad:
 
 
 DASHBOARD_PROBE = """
+import json, socket
 import ray
+import psutil  # Ray's own (ray ships it in its thirdparty_files, on the path once ray is imported)
 from pipelines.runner import Runner
+
+def connect(host, port):
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        return "connected"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as error:
+        return type(error).__name__
+
 with Runner(num_cpus=1, show_progress=False, dashboard=True):
-    print(ray._private.worker.global_worker.node.address_info["webui_url"], flush=True)
-    port = int(ray._private.worker.global_worker.node.address_info["webui_url"].rsplit(":", 1)[1])
-    listening = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in open(table).read().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, hex_port = local.rsplit(":", 1)
-            if state == "0A" and int(hex_port, 16) == port:  # LISTEN
-                listening.add(address)
-    print(sorted(listening), flush=True)
+    url = ray._private.worker.global_worker.node.address_info["webui_url"]
+    port = int(url.rsplit(":", 1)[1])
+    sockets = [c for c in psutil.net_connections("inet") if c.status == psutil.CONN_LISTEN]
+    [pid] = {c.pid for c in sockets if c.laddr.port == port}  # the dashboard's process
+    external = sorted(a.address for addresses in psutil.net_if_addrs().values() for a in addresses
+                      if a.family == socket.AF_INET and not a.address.startswith("127."))
+    print(json.dumps({
+        "url": url,
+        "cmdline": psutil.Process(pid).cmdline(),
+        "listening": sorted(f"{c.laddr.ip}:{c.laddr.port}" for c in sockets if c.pid == pid),
+        "loopback": connect("127.0.0.1", port),
+        "external": {address: connect(address, port) for address in external},
+    }), flush=True)
 """
 
 
@@ -186,15 +201,26 @@ def _dashboard_probe():
 
 @pytest.mark.slow
 def test_the_dashboard_when_enabled_listens_on_loopback_only():
+    """An embedded run with `runner.dashboard: true`: every socket the dashboard's process listens
+    on is 127.0.0.1 (Ray's Prometheus endpoint, which it would bind to 0.0.0.0, is not started),
+    a connection to the machine's other addresses on the dashboard's port is refused, and one to
+    loopback is accepted. ray[default] is in the test extra, so this runs wherever the tests do."""
     import importlib.util
+    import json
 
     if any(importlib.util.find_spec(m) is None for m in DASHBOARD_MODULES):
-        pytest.skip("Ray's dashboard needs `pip install 'ray[default]'`, not installed here")
+        pytest.skip("Ray's dashboard needs `pip install 'ray[default]'` (the test extra has it), not installed here")
     out = _dashboard_probe()
     assert out.returncode == 0, out.stderr[-3000:]
-    url, listening = out.stdout.strip().splitlines()[-2:]
-    assert url.startswith("127.0.0.1:")
-    assert listening == "['0100007F']"  # 127.0.0.1 in /proc's little-endian hex; not 0.0.0.0 nor ::
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    port = int(probe["url"].rsplit(":", 1)[1])
+    assert probe["url"] == f"127.0.0.1:{port}"
+    assert any(part.endswith("ray/dashboard/dashboard.py") for part in probe["cmdline"])
+    assert probe["listening"] == [f"127.0.0.1:{port}"]  # not 0.0.0.0, not ::, and no second port
+    assert probe["loopback"] == "connected"
+    if not probe["external"]:
+        pytest.skip("this machine has no non-loopback IPv4 address to try the dashboard's port on")
+    assert probe["external"] == {address: "refused" for address in probe["external"]}
 
 
 def test_the_dashboard_without_its_packages_is_refused_naming_the_fix():
