@@ -173,3 +173,53 @@ def new_decoder(compression: Compression, dictionary: bytes | None):
     if compression == "xz":
         return lzma.LZMADecompressor()
     return zstd_decompressor(dictionary).decompressobj()
+
+
+# Plain bytes one decoder call may return (BoundedDecoder): 1 MiB of gzip holds up to 1 GiB, and
+# 1 MiB of bzip2, xz or zstd far more, so an unbounded call is how a decompression bomb takes memory.
+MAX_PIECE_BYTES = 1 << 20
+# zstd has no per-call output limit; a zstd block (3-byte header, 1 RLE byte) expands to 128 KiB at
+# most (32,768:1), so a 256-byte compressed slice yields at most ~8 MiB. (32-byte slices would keep
+# it to 1 MiB but halve zstd's speed on real JSONL: every call costs an output buffer.)
+ZSTD_SLICE_BYTES = 256
+
+
+class BoundedDecoder:
+    """One member / stream / frame's decoder whose output comes in pieces of at most
+    MAX_PIECE_BYTES (zstd: ~8 MiB, see ZSTD_SLICE_BYTES), however high the ratio. `pieces(data)`
+    feeds all of `data`; after the member ends (`eof`), `unused_data` is the input that followed."""
+
+    def __init__(self, compression: Compression, factory=None):
+        self.compression = compression
+        self._decoder = factory() if factory else new_decoder(compression, None)
+        self._rest = b""  # zstd: input after the frame's end not yet fed
+
+    @property
+    def eof(self) -> bool:
+        return self._decoder.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._decoder.unused_data + self._rest
+
+    def pieces(self, data: bytes):
+        decoder = self._decoder
+        if self.compression == "zstd":
+            view = memoryview(data)
+            for start in range(0, len(view), ZSTD_SLICE_BYTES):
+                yield decoder.decompress(view[start : start + ZSTD_SLICE_BYTES])
+                if decoder.eof:
+                    self._rest = bytes(view[start + ZSTD_SLICE_BYTES :])
+                    return
+        elif self.compression == "gzip":  # zlib: what max_length leaves is in unconsumed_tail
+            while not decoder.eof:
+                piece = decoder.decompress(data, MAX_PIECE_BYTES)
+                yield piece
+                data = decoder.unconsumed_tail
+                if not data and len(piece) < MAX_PIECE_BYTES:  # a full piece may leave output inside
+                    return
+        else:  # bz2 / lzma keep what max_length leaves inside until asked with no input
+            yield decoder.decompress(data, MAX_PIECE_BYTES)
+            while not decoder.eof and not decoder.needs_input:
+                yield decoder.decompress(b"", MAX_PIECE_BYTES)
+

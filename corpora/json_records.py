@@ -14,7 +14,7 @@ import fsspec
 import orjson
 import zstandard
 
-from corpora.archive_compression import sniff_compression, zstd_decompressor
+from corpora.archive_compression import BoundedDecoder, sniff_compression, zstd_decompressor
 from corpora.record_values import clean_str
 from corpora.schema import InputError, SkipCounter
 
@@ -30,18 +30,25 @@ def _zstd_decompressor():
     return zstd_decompressor().decompressobj()  # the long window allowed
 
 
-DECOMPRESSORS: dict[str, Callable[[], Any]] = {
-    ".gz": _gzip_decompressor,
-    ".gzip": _gzip_decompressor,
-    ".bz2": bz2.BZ2Decompressor,
-    ".xz": lzma.LZMADecompressor,
-    ".lzma": lzma.LZMADecompressor,
-    ".zst": _zstd_decompressor,
-    ".zstd": _zstd_decompressor,
+# suffix -> (codec, decoder factory); the decoders by the codec sniff_compression names (no lz4 here).
+DECOMPRESSORS: dict[str, tuple[str, Callable[[], Any]]] = {
+    ".gz": ("gzip", _gzip_decompressor),
+    ".gzip": ("gzip", _gzip_decompressor),
+    ".bz2": ("bzip2", bz2.BZ2Decompressor),
+    ".xz": ("xz", lzma.LZMADecompressor),
+    ".lzma": ("xz", lzma.LZMADecompressor),
+    ".zst": ("zstd", _zstd_decompressor),
+    ".zstd": ("zstd", _zstd_decompressor),
 }
-# The decompressors below by the codec archive_compression.sniff_compression names (no lz4 here).
 SUFFIX_OF_CODEC = {"gzip": ".gz", "zstd": ".zst", "bzip2": ".bz2", "xz": ".xz"}
 _CODEC_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
+# A decompression bomb: more than this many plain bytes per compressed byte read (real JSON Lines
+# compress 3-10:1; gzip tops out near 1,000:1, bzip2 / xz / zstd go far beyond) once past
+# RATIO_FLOOR_BYTES, so a small very repetitive file is not taken for one.
+DEFAULT_MAX_DECOMPRESSION_RATIO = 100.0
+RATIO_FLOOR_BYTES = 64 << 20
+# Pieces smaller than this are joined before they go on (a zstd piece is often ~100 bytes).
+_JOIN_BYTES = 64 << 10
 
 
 def compression_suffix(path: str) -> str | None:
@@ -68,31 +75,59 @@ def _peek(chunks: Iterator[bytes | None], size: int) -> tuple[bytes, Iterator[by
     return data[:size], itertools.chain(head, chunks)
 
 
-def _decompress(chunks: Iterator[bytes | None], suffix: str, skips: SkipCounter):
-    factory = DECOMPRESSORS[suffix]
-    decompressor = factory()
+def _decompress(chunks: Iterator[bytes | None], suffix: str, skips: SkipCounter,
+                max_ratio: float | None = DEFAULT_MAX_DECOMPRESSION_RATIO):
+    """Plain bytes in pieces of at most 1 MiB (zstd ~8 MiB; BoundedDecoder), whatever the ratio; past
+    `max_ratio` plain bytes per compressed byte (and RATIO_FLOOR_BYTES) the stream ends there,
+    counted `error:decompression_bomb` (None: no ratio limit)."""
+    codec, factory = DECOMPRESSORS[suffix]
+    decoder = BoundedDecoder(codec, factory)
+    num_in = num_out = 0
+    joined: list[bytes] = []
+    num_joined = 0
     for chunk in chunks:
         if chunk is None:  # the layer below was cut: its loss is counted there
+            yield from _joined(joined)
             yield None
             return
+        num_in += len(chunk)
         try:
             while chunk:
-                if decompressor.eof:  # the previous member ended: the next one starts here
+                if decoder.eof:  # the previous member ended: the next one starts here
                     if not chunk.strip(b"\x00"):  # zero padding after the last member
                         break
-                    decompressor = factory()
-                yield decompressor.decompress(chunk)
-                chunk = decompressor.unused_data if decompressor.eof else b""
+                    decoder = BoundedDecoder(codec, factory)
+                for piece in decoder.pieces(chunk):
+                    num_out += len(piece)
+                    if max_ratio and num_out > RATIO_FLOOR_BYTES and num_out > max_ratio * num_in:
+                        skips.skip("error:decompression_bomb")
+                        yield from _joined(joined)
+                        yield None
+                        return
+                    joined.append(piece)
+                    num_joined += len(piece)
+                    if num_joined >= _JOIN_BYTES:
+                        yield b"".join(joined)
+                        joined, num_joined = [], 0
+                chunk = decoder.unused_data if decoder.eof else b""
         except _CODEC_ERRORS:
             skips.skip("error:bad_compression")
+            yield from _joined(joined)
             yield None
             return
-    if not decompressor.eof:
+    yield from _joined(joined)
+    if not decoder.eof:
         skips.skip("error:truncated")
         yield None
 
 
-def plain_chunks(raw, path: str, skips: SkipCounter) -> Iterator[bytes | None]:
+def _joined(pieces: list[bytes]) -> Iterator[bytes]:
+    if pieces:
+        yield b"".join(pieces)
+
+
+def plain_chunks(raw, path: str, skips: SkipCounter,
+                 max_ratio: float | None = DEFAULT_MAX_DECOMPRESSION_RATIO) -> Iterator[bytes | None]:
     """Plain bytes of a possibly (multiply) compressed stream, codec by magic bytes; a None
     marks a broken stream (already counted) after its last decodable byte."""
     chunks: Iterator[bytes | None] = iter(lambda: raw.read(CHUNK_BYTES), b"")
@@ -105,9 +140,9 @@ def plain_chunks(raw, path: str, skips: SkipCounter) -> Iterator[bytes | None]:
         suffix = SUFFIX_OF_CODEC.get(sniff_compression(head))
         if suffix is None:
             break
-        head, chunks = _peek(_decompress(chunks, suffix, skips), 6)
+        head, chunks = _peek(_decompress(chunks, suffix, skips, max_ratio), 6)
     if suffix is None and head and compression_suffix(path) == ".lzma":  # no magic bytes
-        head, chunks = _peek(_decompress(chunks, ".lzma", skips), 6)
+        head, chunks = _peek(_decompress(chunks, ".lzma", skips, max_ratio), 6)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(f"{path} is UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)")
     return chunks
@@ -201,12 +236,15 @@ def _drop_bytes(chunks: Iterator[bytes | None], count: int) -> Iterator[bytes | 
         yield chunk
 
 
-def iter_json_records(path: str, skips: SkipCounter,
-                      max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, Any]]:
+def iter_json_records(path: str, skips: SkipCounter, max_line_bytes: int = MAX_LINE_BYTES,
+                      max_ratio: float | None = DEFAULT_MAX_DECOMPRESSION_RATIO) -> Iterator[tuple[int, Any]]:
     """(record number, decoded JSON value): line numbers for JSON Lines, indexes for a JSON
-    array file. Blank lines are not records; bad JSON is counted, the rest kept."""
+    array file. Blank lines are not records; bad JSON is counted, the rest kept. Memory stays
+    bounded by `max_line_bytes` plus one decoder piece (1-8 MiB) whatever the compression ratio,
+    and a stream past `max_ratio` stops there, counted (see _decompress). A JSON array file is
+    the exception: it is held whole (at most `max_ratio` times its compressed size)."""
     with fsspec.open(path, "rb") as raw:
-        chunks = _strip_bom(plain_chunks(raw, path, skips))
+        chunks = _strip_bom(plain_chunks(raw, path, skips, max_ratio))
         head, chunks = _peek_non_space(chunks)
         if head == b"[":
             yield from _array_records(chunks, skips)

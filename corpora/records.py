@@ -18,6 +18,7 @@ Every record that does not become a document is counted in `skips` by a stable r
 `record_empty_text`, `error:bad_json`, `record_too_large` (a line over `max_record_bytes`, never held
 in memory). A broken tail counts once, after every complete record:
 `error:truncated` (stream or unterminated last line cut), `error:bad_compression`,
+`error:decompression_bomb` (past `max_decompression_ratio`),
 `error:bad_parquet`. A 0-byte file counts `empty_file`. A text field absent from every record
 (the first 100, or a whole smaller file) raises `TextFieldError` naming the option and the
 fields present: a million `record_missing_text` would hide a configuration error.
@@ -32,7 +33,7 @@ from typing import Any, Iterable, Iterator, Literal
 import fsspec
 import pydantic
 
-from corpora.json_records import iter_json_records
+from corpora.json_records import DEFAULT_MAX_DECOMPRESSION_RATIO, iter_json_records
 from corpora.record_values import ABSENT, default_meta, json_object_fields, jsonable, lookup, record_key
 from corpora.schema import InputError, SkipCounter, Strict, make_doc_id
 
@@ -69,6 +70,10 @@ class Options(Strict):
     max_record_bytes: int = pydantic.Field(default=64 << 20, gt=0)
     """A JSON Lines line longer than this is skipped as `record_too_large` without being held in
     memory (bounded memory per document)."""
+    max_decompression_ratio: float | None = pydantic.Field(default=DEFAULT_MAX_DECOMPRESSION_RATIO, gt=1)
+    """A compressed file whose plain bytes pass this many per compressed byte read (after the first
+    64 MiB) is a decompression bomb: reading stops there, counted `error:decompression_bomb`, and
+    the records before it are kept. Real JSON Lines compress 3-10:1; null: no limit."""
 
 
 class RecordMapper:
@@ -259,7 +264,7 @@ def iter_documents(
     mapper = RecordMapper(options, source, file_key, path)
     kind = detect_format(path, options)
     if kind == "jsonl":
-        records = iter_json_records(path, skips, options.max_record_bytes)
+        records = iter_json_records(path, skips, options.max_record_bytes, options.max_decompression_ratio)
     else:
         records = iter_table_records(path, skips, arrow=kind == "arrow", mapper=mapper,
                                      columns=_parquet_columns(options),

@@ -1,4 +1,4 @@
-"""Writes the bad-input corpus: 35 damaged, hostile or mislabelled inputs, made from the real files in
+"""Writes the bad-input corpus: 36 damaged, hostile or mislabelled inputs, made from the real files in
 ../shared/data where a real file fits, plus the well-formed references their expected counts come
 from. Nothing here is committed: `python tests/pipelines/bad_input_corpus.py OUT_DIR` (or the test)
 writes it into a temporary folder in a few seconds.
@@ -19,6 +19,7 @@ import json
 import lzma
 import os
 import re
+import struct
 import sys
 import tarfile
 import zipfile
@@ -60,6 +61,36 @@ def _complete_lines(decompressor, data: bytes, flush=None) -> int:
     except Exception:  # noqa: BLE001 - damaged: whatever came out before counts
         pass
     return out.count(b"\n")
+
+
+def gzip_bomb(prefix: bytes, unit: bytes, repeats: int, suffix: bytes) -> bytes:
+    """One gzip member of prefix + unit * repeats + suffix, made in the time it takes to compress
+    `unit` once: full flushes cut the deflate stream where no back-reference crosses, so the
+    compressed unit can simply repeat; the header and trailer (CRC-32, size) are written here."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = deflate.compress(prefix) + deflate.flush(zlib.Z_FULL_FLUSH)
+    body = deflate.compress(unit) + deflate.flush(zlib.Z_FULL_FLUSH)
+    tail = deflate.compress(suffix) + deflate.flush(zlib.Z_FINISH)
+    crc = zlib.crc32(prefix)
+    for _ in range(repeats):
+        crc = zlib.crc32(unit, crc)
+    crc = zlib.crc32(suffix, crc)
+    size = len(prefix) + len(unit) * repeats + len(suffix)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # deflate, no name, no mtime, max compression
+    return header + head + body * repeats + tail + struct.pack("<II", crc, size & 0xFFFFFFFF)
+
+
+def jsonl_gzip_bomb(shared: Path, bomb_bytes: int = 1 << 30) -> tuple[bytes, int]:
+    """(a .jsonl.gz, records before the bomb): the real CC JSONL member dolma_cc_en_head-0091 as it
+    is, then one gzip member holding a single `bomb_bytes` JSON line (a real paragraph repeated;
+    ~250:1), then the real member dolma_cc_en_head-0174."""
+    folder = shared / "web/cc-text-jsonl"
+    before = (folder / "dolma_cc_en_head-0091.jsonl.gz").read_bytes()
+    after = (folder / "dolma_cc_en_head-0174.jsonl.gz").read_bytes()
+    paragraph = json.dumps(_paragraphs(shared, 1)[0] + " ")[1:-1].encode()
+    unit = paragraph * ((64 << 20) // len(paragraph))
+    bomb = gzip_bomb(b'{"text": "', unit, bomb_bytes // len(unit), b'"}\n')
+    return before + bomb + after, gzip.decompress(before).count(b"\n")
 
 
 def _jsonl_cases(shared: Path, root: Path) -> list[Case]:
@@ -106,6 +137,13 @@ def _jsonl_cases(shared: Path, root: Path) -> list[Case]:
         handle.write(json.dumps({"text": good[1]}) + "\n")
     cases.append(Case("100 MB single-line document between two good ones", "jl", folder / "huge-line.jsonl", 2,
                       {"record_too_large": 1}, texts=[good[0], good[1]]))
+
+    bomb, num_before = jsonl_gzip_bomb(shared)
+    (folder / "gzip-bomb.jsonl.gz").write_bytes(bomb)
+    cases.append(Case(f"gzip bomb in JSONL (a 1 GiB line in {len(bomb) // 1000:,} kB, between real CC members)", "jl",
+                      folder / "gzip-bomb.jsonl.gz", num_before, {"error:decompression_bomb": 1},
+                      note="reading stops past 100 plain bytes per compressed byte: the records before "
+                      "the bomb are kept, the member after it is the counted loss"))
     return cases
 
 

@@ -5,7 +5,10 @@ input, so nothing else counts: the kernel's high-water mark (VmHWM) at its end. 
 a worker reading a 100 MB single-line document (JSONL, book, HTML page, source file) peaks within
 64 MB of the same reader on a tiny input (holding the document alone would add 100 MB); a large real
 WARC (the 1,033-page crawl repeated 3 times, 85 MB compressed) peaks within 64 MB of the same
-WARC once, while yielding three times the documents.
+WARC once, while yielding three times the documents; a 1 GiB gzip bomb line inside a real JSONL
+(4.2 MB compressed) peaks within `max_record_bytes` + 16 MB of the real member alone (one line under
+the limit is all it may hold, decompressed in pieces of ~1 MiB; reading whole 1 MiB chunks peaked
+~730 MB higher).
 """
 from __future__ import annotations
 
@@ -30,9 +33,10 @@ import json, os, sys
 from corpora import reader_for
 from pipelines.stages.extract import extract_task
 kind, path, run = sys.argv[1:4]
+options = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 stats = extract_task(run, {"task_id": "t", "source": "s", "kind": kind, "path": path, "file_key": "f",
                            "size_bytes": 0, "byte_range": None, "batch_size": 1000,
-                           "options": reader_for(kind).Options().model_dump(mode="json"),
+                           "options": reader_for(kind).Options(**options).model_dump(mode="json"),
                            "max_doc_chars": 10_000_000, "extract_timeout_seconds": None})
 # VmHWM, not ru_maxrss: the latter survives exec and would count the forking test process.
 peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
@@ -40,9 +44,10 @@ print(json.dumps({"num_docs_out": stats["num_docs_out"], "reasons": stats["reaso
 """
 
 
-def _peak(kind: str, path: Path, tmp_path: Path) -> dict:
-    run = tmp_path / f"run-{path.name}"
-    out = subprocess.run([sys.executable, "-c", MEASURE, kind, str(path), str(run)], capture_output=True,
+def _peak(kind: str, path: Path, tmp_path: Path, options: dict | None = None) -> dict:
+    run = tmp_path / f"run-{path.name}-{len(list(tmp_path.glob('run-*')))}"
+    out = subprocess.run([sys.executable, "-c", MEASURE, kind, str(path), str(run), json.dumps(options or {})],
+                         capture_output=True,
                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -110,6 +115,31 @@ def test_a_large_warc_streams_in_bounded_memory(shared_data, tmp_path):
           f"{three['peak_rss_mb']:.0f} MB three times ({three['num_docs_out']} docs)")
     assert three["num_docs_out"] == 3 * one["num_docs_out"] > 1000
     assert three["peak_rss_mb"] < one["peak_rss_mb"] + RSS_SLACK_MB, (one, three)
+
+
+def test_a_gzip_bomb_in_jsonl_keeps_the_worker_within_the_bound(shared_data, tmp_path):
+    """The bad-input corpus's bomb (tests/pipelines/bad_input_corpus.py): a real CC JSONL member,
+    one gzip member holding a 1 GiB line, another real member. The worker keeps the 10 records
+    before the bomb, counts it, and holds no more than one line under `max_record_bytes`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bad_input_corpus", Path(__file__).with_name("bad_input_corpus.py"))
+    corpus = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bad_input_corpus", corpus)
+    spec.loader.exec_module(corpus)
+    bomb, num_before = corpus.jsonl_gzip_bomb(shared_data)
+    (tmp_path / "bomb.jsonl.gz").write_bytes(bomb)
+    (tmp_path / "real.jsonl.gz").write_bytes((shared_data / "web/cc-text-jsonl/dolma_cc_en_head-0091.jsonl.gz").read_bytes())
+    assert num_before == 10
+    for max_record_mb in (64, 8):
+        options = {"max_record_bytes": max_record_mb << 20}
+        real = _peak("jsonl", tmp_path / "real.jsonl.gz", tmp_path, options)
+        measured = _peak("jsonl", tmp_path / "bomb.jsonl.gz", tmp_path, options)
+        print(f"gzip bomb, max_record_bytes {max_record_mb} MiB: peak RSS {real['peak_rss_mb']:.0f} MB real "
+              f"member alone, {measured['peak_rss_mb']:.0f} MB with the 1 GiB bomb")
+        assert (real["num_docs_out"], real["reasons"]) == (num_before, {})
+        assert (measured["num_docs_out"], measured["reasons"]) == (num_before, {"error:decompression_bomb": 1})
+        assert measured["peak_rss_mb"] < real["peak_rss_mb"] + max_record_mb * 1.05 + 16, (real, measured)
 
 
 def test_documents_over_max_doc_chars_are_counted():
