@@ -1,4 +1,4 @@
-"""Scaling: the full build (extract -> filter -> tokenize -> mix) at 1x, 4x, 16x an input, on the
+"""Scaling: the full build (extract -> filter -> dedup -> tokenize -> mix) at 1x, 4x, 16x an input, on the
 embedded Ray (2 CPUs): wall time per stage, peak RSS per process, fitted slope per stage; and the
 mix at the largest size three ways: the Ray stage (N tasks), the same steps in one process
 (shard_assembly.build_shards, 1 task), and the one-process mix it replaced (from git, --before).
@@ -7,8 +7,10 @@ mix at the largest size three ways: the Ray stage (N tasks), the same steps in o
 
 Input unit (`--unit small`, the default here because the machine is small and shared): the
 shared real crawl WARCs (web/warc-real), the code corpus and the 25 Gutenberg books; `full` adds
-the 29 MB of derived real-HTML WARCs. Factor k copies every input file k times under distinct
-file names, so document ids differ (no dedup stage runs: it would fold the copies back).
+the 29 MB of derived real-HTML WARCs. Factor k writes every input file k times under distinct
+file names, copy 0 the original and copies 1..k-1 with a copy-specific word inserted every 4 words
+of their text (benchmarks/scaling_inputs.py), so that dedup (on, as by default) keeps about k times
+the documents of 1x instead of folding the copies back; input MB is the size of what was written.
 Tokenizer: shared GPT-2 with its ranks file; mix: natural weights, 1M-token shards.
 
 Peak RSS: the driver is the `corpusmill build` process (ru_maxrss at exit); a worker's figure is
@@ -20,6 +22,7 @@ Timings on a shared 2-core machine are noisy.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import resource
@@ -33,18 +36,31 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from benchmarks.scaling_inputs import copy_name, write_copy
+
 REPO = Path(__file__).resolve().parents[1]
 BEFORE_COMMIT = "1d66a5c"  # the last commit with the one-process mix (pipelines/shard_assembly.py)
+# stage group -> phase names in run.json (fnmatch patterns: dedup's phases are dedup.signature,
+# dedup.candidates, dedup.round-NNNN (as many as the data needs), ..., and dedup itself)
 STAGE_GROUPS = {"extract": ["extract"], "annotate": ["annotate"], "filter": ["filter"],
-                "tokenize": ["tokenizer-sample", "tokenize"], "mix": ["mix-plan", "mix-scatter", "mix"]}
+                "dedup": ["dedup.*", "dedup"], "tokenize": ["tokenizer-sample", "tokenize"],
+                "mix": ["mix-plan", "mix-scatter", "mix"]}
+
+
+TINY_WEB = ("dolma_sample-0000.warc.gz", "resiliparse_cc-sample_warcfile.warc.gz", "ukwa_IAH-urls-wget.warc.gz")
+TINY_BOOKS = ("pg11563_11563-8.txt", "pg17997_17997-8.txt")
 
 
 def unit_files(data: Path, unit: str) -> dict[str, tuple[str, list[Path]]]:
     web = sorted((data / "web/warc-real").glob("*.warc.gz")) + sorted((data / "web/warc-real").glob("*.arc.gz"))
+    books = sorted((data / "books/gitenberg").glob("*.txt"))
     if unit == "full":
         web += sorted((data / "web/warc-derived-realhtml").glob("*.warc.gz"))
+    if unit == "tiny":  # --quick: the same pipeline on a few files
+        web = [p for p in web if p.name in TINY_WEB]
+        books = [p for p in books if p.name in TINY_BOOKS]
     return {"web": ("commoncrawl", web), "code": ("code", [data / "code/code_corpus.jsonl.gz"]),
-            "books": ("books", sorted((data / "books/gitenberg").glob("*.txt")))}
+            "books": ("books", books)}
 
 
 def make_inputs(root: Path, files: dict, factor: int) -> dict[str, Path]:
@@ -54,9 +70,9 @@ def make_inputs(root: Path, files: dict, factor: int) -> dict[str, Path]:
         folder.mkdir(parents=True, exist_ok=True)
         for copy in range(factor):
             for path in paths:
-                target = folder / f"r{copy:02d}-{path.name}"
+                target = folder / copy_name(path, copy)
                 if not target.exists():
-                    shutil.copyfile(path, target)
+                    write_copy(path, target, copy)
                 meta = path.with_name(path.name.split("-")[0].rsplit("_", 1)[0] + "_metadata.yaml")
                 if source == "books" and meta.exists():  # the books reader reads the metadata beside each book
                     shutil.copyfile(meta, folder / f"r{copy:02d}-{meta.name}")
@@ -104,13 +120,14 @@ def stage_figures(run: Path) -> dict:
     stages = json.loads((run / "run.json").read_text())["stages"]
     out = {}
     for group, names in STAGE_GROUPS.items():
-        present = [n for n in names if n in stages]
+        present = [n for n in stages if any(fnmatch.fnmatchcase(n, pattern) for pattern in names)]
         if not present:
             continue
         rss = [json.loads(p.read_text()).get("max_rss_mb", 0.0)
                for n in present for p in (run / "_stats" / n).glob("*.json")]
+        docs_out = [json.loads(p.read_text()).get("num_docs_out", 0) for p in (run / "_stats" / group).glob("*.json")]
         out[group] = {"seconds": round(sum(stages[n]["seconds"] for n in present), 3),
-                      "worker_max_rss_mb": max(rss) if rss else None}
+                      "worker_max_rss_mb": max(rss) if rss else None, "num_docs_out": sum(docs_out)}
     return out
 
 
@@ -157,11 +174,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", type=Path, default=Path(os.environ.get(
         "CORPUSMILL_TEST_DATA", REPO.parent / "shared" / "data")))
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--unit", choices=("small", "full"), default="small")
+    parser.add_argument("--unit", choices=("tiny", "small", "full"), default="small")
     parser.add_argument("--work", type=Path, help="keep inputs and runs here (default: a temporary folder)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--before-file", type=Path, help="the replaced shard_assembly.py (default: from git)")
+    parser.add_argument("--quick", action="store_true", help="--unit tiny --factors 1 2 (checks, not figures)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.unit, args.factors = "tiny", [1, 2]
     root = args.work or Path(tempfile.mkdtemp(prefix="corpusmill-scaling-"))
     files = unit_files(args.data, args.unit)
     unit_bytes = sum(p.stat().st_size for _, paths in files.values() for p in paths)
@@ -170,7 +190,8 @@ def main(argv: list[str] | None = None) -> dict:
         folders = make_inputs(root, files, factor)
         recipe = recipe_for(root, folders, files, args.data, factor)
         figures = run_build(recipe)
-        figures.update(factor=factor, input_mb=round(unit_bytes * factor / 1e6, 1),
+        input_bytes = sum(p.stat().st_size for folder in folders.values() for p in folder.iterdir())
+        figures.update(factor=factor, input_mb=round(input_bytes / 1e6, 1),
                        stages=stage_figures(root / f"run-{factor}x"))
         rows.append(figures)
         print(json.dumps(figures), flush=True)
