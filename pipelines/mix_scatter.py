@@ -1,22 +1,31 @@
-"""The mix as three steps that run in parallel tasks: plan -> scatter (per part) -> shards (per shard).
+"""The mix as three steps that run in parallel tasks: plan -> scatter (per group of parts) -> shards
+(per bucket of shards).
 
 No Ray here: the `mix` stage runs each step as a phase of tasks (pipelines/stages/mix.py), and
 `shard_assembly.build_shards` runs the same steps one after the other in one process. Both give
 byte-identical shards and manifest, whatever the number of tasks, because every decision is made
-in `plan_shards` before any data moves:
+in `plan_shards` before any data moves, and the task layout decides only who moves what:
 
 1. plan (one task; it reads the `num_tokens` column of every part, 4 bytes a document, never the
    tokens): the validation hold-out, the mixture plan, the whole-document selection and the
    cross-source shuffle (pipelines.mixture), then the shard cuts (a shard closes once it holds
-   >= shard_tokens). It writes, per part, which of its rows go where (split, position in the
-   shuffled order), and plan.json (parts, cuts, the mixture figures).
-2. scatter (one task per tokenized part): reads the part's selected rows once and writes, per
-   shard that receives any, one Arrow file of (position, doc_id, source, tokens) under
-   scatter/<split>-<shard>/<part>.arrow.
-3. shards (one task per shard): gathers its scatter files, checks it got exactly the documents
-   the plan cut for it, orders them by position and writes <split>-<n>.arrow.
+   >= shard_tokens). It groups consecutive parts into scatter groups and consecutive shards into
+   buckets of about `task_tokens` each, writes per group which rows of which part go where (split,
+   position in the shuffled order) to select/<group>.parquet, and plan.json (parts, cuts, groups,
+   buckets, the mixture figures).
+2. scatter (one task per group): reads its parts' selected rows once and writes ONE Arrow file,
+   scatter/<group>.arrow, of (split, position, doc_id, source, tokens) in position order with one
+   record batch per bucket (empty ones too: batch i is bucket i).
+3. shards (one task per bucket): reads its record batch of every scatter file (only those bytes:
+   the Arrow file's footer says where), checks it got exactly the documents the plan cut for it,
+   orders them by position and writes its shards <split>-<n>.arrow.
 Then `finish_manifest` (driver) writes tokenizer.json and, last, manifest.json from the per-shard
 records. Everything goes through fsspec, so the run may live on an object store.
+
+Why groups and buckets, not one task per part and one per shard with a file per (part, shard):
+at 4x the benchmark input that was 168 x 44 tiny files and 212 tasks, and the mix spent its time
+creating, listing and opening files and paying per-task costs rather than moving tokens
+(benchmarks/bench_scaling.py, benchmarks/scaling-results.json).
 """
 from __future__ import annotations
 
@@ -63,16 +72,26 @@ def _read_table(fs, path: str, columns: list[str]) -> pa.Table:
     if path.endswith((".arrow", ".feather")):
         with fs.open(path, "rb") as handle:
             return pa.ipc.open_file(pa.BufferReader(handle.read())).read_all().select(columns)
-    return pq.read_table(path, filesystem=fs, columns=columns)
+    return _read_parquet(fs, path, columns)
+
+
+def _read_parquet(fs, path: str, columns: list[str] | None = None) -> pa.Table:
+    # ParquetFile, not pq.read_table: read_table goes through pyarrow.dataset (it imports pandas,
+    # ~1.5 s in each fresh worker, and costs ~15 ms a call), and the mix reads many small files.
+    with fs.open(path, "rb") as handle:
+        return pq.ParquetFile(handle).read(columns=columns, use_threads=False)
+
+
+def _part_schema(fs, path: str) -> pa.Schema:
+    if path.endswith((".arrow", ".feather")):
+        with fs.open(path, "rb") as handle:
+            return pa.ipc.open_file(handle).schema
+    with fs.open(path, "rb") as handle:
+        return pq.ParquetFile(handle).schema_arrow
 
 
 def _check_part(fs, path: str, spec: TokenizerSpec) -> None:
-    if path.endswith((".arrow", ".feather")):
-        with fs.open(path, "rb") as handle:
-            schema = pa.ipc.open_file(pa.BufferReader(handle.read())).schema
-    else:
-        schema = pq.read_schema(path, filesystem=fs)
-    check_tokenized(schema, spec.sha256, path)
+    check_tokenized(_part_schema(fs, path), spec.sha256, path)
 
 
 def _shard_cuts(lengths: np.ndarray, shard_tokens: int) -> list[list[int]]:
@@ -126,87 +145,127 @@ def plan_shards(fs, parts: Mapping[str, Sequence[str]], config: MixConfig, spec:
         train_entries.append((part_ids[picked], rows[picked], lengths[picked]))
         train_docs[name] = len(picked)
 
-    cuts, selections = {}, [[] for _ in part_list]
+    cuts, shard_sizes, selections = {}, {}, [[] for _ in part_list]
     for split_id, (split, entries) in enumerate((("train", train_entries), ("val", val_entries))):
         part_ids, rows, lengths = (np.concatenate([e[i] for e in entries]) for i in range(3))
         order = seeded_rng(config.seed, "shuffle", split).permutation(len(rows))
         part_ids, rows, lengths = part_ids[order], rows[order], lengths[order]
         cuts[split] = _shard_cuts(lengths, config.shard_tokens)
+        shard_sizes[split] = [int(lengths[a:b].sum()) for a, b in cuts[split]]
         by_part = np.argsort(part_ids, kind="stable")
         bounds = np.searchsorted(part_ids[by_part], np.arange(len(part_list) + 1))
         for p in range(len(part_list)):
             positions = by_part[bounds[p]:bounds[p + 1]]
             selections[p].append((np.full(len(positions), split_id, np.int8), positions.astype(np.int64),
-                                  rows[positions]))
-    for p, pieces in enumerate(selections):
-        table = pa.table({"split": np.concatenate([x[0] for x in pieces]),
-                          "position": np.concatenate([x[1] for x in pieces]),
-                          "row": np.concatenate([x[2] for x in pieces])})
+                                  rows[positions], lengths[positions]))
+    part_tokens = [int(sum(x[3].sum() for x in pieces)) for pieces in selections]
+    groups = _consecutive_groups(part_tokens, config.task_tokens)
+    buckets = {split: _consecutive_groups(shard_sizes[split], config.task_tokens) for split in SPLITS}
+    for g, (first, end) in enumerate(groups):
+        pieces = [(np.full(len(x[0]), p, np.int32), *x[:3]) for p in range(first, end) for x in selections[p]]
+        table = pa.table({name: np.concatenate([x[i] for x in pieces]) if pieces else np.zeros(0, dtype)
+                          for i, (name, dtype) in enumerate((("part", np.int32), ("split", np.int8),
+                                                             ("position", np.int64), ("row", np.int64)))})
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
-        put_bytes(fs, f"{staging}/select/{p:05d}.parquet", buffer.getvalue())
+        put_bytes(fs, f"{staging}/select/{g:05d}.parquet", buffer.getvalue())
     record = {"parts": part_list, "cuts": cuts, "plan": plan.to_json(), "train_docs": train_docs,
-              "val_stats": val_stats, "config": config.model_dump(mode="json")}
+              "val_stats": val_stats, "config": config.model_dump(mode="json", exclude={"task_tokens"}),
+              "scatter_groups": groups, "buckets": buckets}
     put_bytes(fs, f"{staging}/{PLAN_NAME}", json.dumps(record).encode())  # key order kept: manifest bytes
     return record
+
+
+def _consecutive_groups(sizes: Sequence[int], target: int) -> list[list[int]]:
+    """[first, end) runs of consecutive items, each closed once it holds >= target (the last one
+    holds the rest); no items, no groups."""
+    groups, first, held = [], 0, 0
+    for i, size in enumerate(sizes):
+        held += size
+        if held >= target:
+            groups.append([first, i + 1])
+            first, held = i + 1, 0
+    if first < len(sizes):
+        groups.append([first, len(sizes)])
+    return groups
 
 
 def read_plan(fs, staging: str) -> dict:
     return json.loads(fs.cat_file(f"{staging}/{PLAN_NAME}"))
 
 
-def scatter_part(fs, staging: str, part_number: int, plan: dict, spec: TokenizerSpec) -> int:
-    """Step 2: one part's selected copies -> one scatter file per shard that gets any. Returns the
-    number of copies written."""
-    selection = pq.read_table(f"{staging}/select/{part_number:05d}.parquet", filesystem=fs)
-    if selection.num_rows == 0:
-        return 0
-    part = plan["parts"][part_number]
-    table = _read_table(fs, part["path"], ["doc_id", "tokens"])
-    split_ids = selection.column("split").to_numpy()
-    for split_id, split in enumerate(SPLITS):
-        mine = np.flatnonzero(split_ids == split_id)
-        if not mine.size:
-            continue
-        positions = selection.column("position").to_numpy()[mine]
-        rows = selection.column("row").to_numpy()[mine]
-        starts = np.asarray([c[0] for c in plan["cuts"][split]], np.int64)
-        shards = np.searchsorted(starts, positions, side="right") - 1
-        by_shard = np.argsort(shards, kind="stable")  # one pass, not one scan per shard
-        bounds = np.flatnonzero(np.diff(shards[by_shard])) + 1
-        for chosen in np.split(by_shard, bounds):
-            shard = int(shards[chosen[0]])
-            taken = table.take(pa.array(rows[chosen]))
-            piece = pa.table({"position": pa.array(positions[chosen], pa.int64()),
-                              "doc_id": taken.column("doc_id").combine_chunks(),
-                              "source": pa.array([part["source"]] * len(chosen), pa.string()),
-                              "tokens": taken.column("tokens").combine_chunks()})
-            put_bytes(fs, f"{staging}/scatter/{split}-{shard:05d}/{part_number:05d}.arrow", _arrow_bytes(piece))
-    return selection.num_rows
+def _bucket_batches(plan: dict) -> list[tuple[str, int, int, int]]:
+    """(split, bucket, first position, end position) of every bucket, train first: the record
+    batches of a scatter file, in order."""
+    return [(split, b, plan["cuts"][split][first][0], plan["cuts"][split][end - 1][1])
+            for split in SPLITS for b, (first, end) in enumerate(plan["buckets"][split])]
 
 
-def write_planned_shard(fs, staging: str, out_dir: str, split: str, shard: int, plan: dict,
-                        spec: TokenizerSpec) -> ShardInfo:
-    """Step 3: gather one shard's scatter files, order by position, write <split>-<shard>.arrow."""
-    start, end = plan["cuts"][split][shard]
+def scatter_group(fs, staging: str, group: int, plan: dict) -> int:
+    """Step 2: one group of consecutive parts' selected copies -> scatter/<group>.arrow, one record
+    batch per bucket (every bucket, empty ones too, so batch i is bucket i of `_bucket_batches`),
+    rows in position order. Returns the number of copies written."""
+    selection = _read_parquet(fs, f"{staging}/select/{group:05d}.parquet")
+    part_column = selection.column("part").to_numpy()
     pieces = []
-    for path in sorted(fs.glob(f"{staging}/scatter/{split}-{shard:05d}/*.arrow")):
-        with fs.open(path, "rb") as handle:
-            pieces.append(pa.ipc.open_file(pa.BufferReader(handle.read())).read_all())
-    table = pa.concat_tables(pieces).combine_chunks() if pieces else None
-    count = table.num_rows if table is not None else 0
-    if count != end - start:
-        raise RuntimeError(f"shard {split}-{shard:05d}: {count} documents scattered, the plan cut "
+    for part_number in np.unique(part_column):
+        part = plan["parts"][int(part_number)]
+        mine = part_column == part_number
+        table = _read_table(fs, part["path"], ["doc_id", "tokens"]).take(pa.array(selection.column("row").to_numpy()[mine]))
+        pieces.append(pa.table({"split": pa.array(selection.column("split").to_numpy()[mine], pa.int8()),
+                                "position": pa.array(selection.column("position").to_numpy()[mine], pa.int64()),
+                                "doc_id": table.column("doc_id"),
+                                "source": pa.array([part["source"]] * int(mine.sum()), pa.string()),
+                                "tokens": table.column("tokens")}))
+    layout = _bucket_batches(plan)
+    first_part = plan["parts"][plan["scatter_groups"][group][0]]["path"]
+    schema = pa.schema([("split", pa.int8()), ("position", pa.int64()), ("doc_id", pa.string()),
+                        ("source", pa.string()), _part_schema(fs, first_part).field("tokens")])
+    table = pa.concat_tables([t.cast(schema) for t in pieces]).combine_chunks() if pieces else schema.empty_table()
+    split_ids, positions = table.column("split").to_numpy(), table.column("position").to_numpy()
+    table = table.take(pa.array(np.lexsort((positions, split_ids))))  # by split, then position
+    split_ids, positions = table.column("split").to_numpy(), table.column("position").to_numpy()
+    path = f"{staging}/scatter/{group:05d}.arrow"
+    fs.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = temp_name(path)
+    with fs.open(tmp, "wb") as handle, pa.ipc.new_file(handle, schema) as writer:
+        for split, _, start, end in layout:
+            split_rows = np.flatnonzero(split_ids == SPLITS.index(split))
+            lo = split_rows[0] + np.searchsorted(positions[split_rows], start) if split_rows.size else 0
+            hi = split_rows[0] + np.searchsorted(positions[split_rows], end) if split_rows.size else 0
+            writer.write_batch(table.slice(lo, hi - lo).combine_chunks().to_batches()[0]
+                               if hi > lo else pa.RecordBatch.from_pylist([], schema=schema))
+    fs.mv(tmp, path)  # complete, or not there
+    return table.num_rows
+
+
+def write_planned_bucket(fs, staging: str, out_dir: str, split: str, bucket: int, plan: dict,
+                         spec: TokenizerSpec) -> list[ShardInfo]:
+    """Step 3: gather one bucket (consecutive shards) from every scatter file, order by position,
+    write its <split>-<n>.arrow shards."""
+    layout = _bucket_batches(plan)
+    batch_index = layout.index(next(b for b in layout if b[:2] == (split, bucket)))
+    _, _, start, end = layout[batch_index]
+    pieces = []
+    for group in range(len(plan["scatter_groups"])):
+        with fs.open(f"{staging}/scatter/{group:05d}.arrow", "rb") as handle:
+            pieces.append(pa.ipc.open_file(handle).get_batch(batch_index))  # only this bucket's bytes
+    table = pa.Table.from_batches(pieces).combine_chunks()
+    if table.num_rows != end - start:
+        raise RuntimeError(f"{split} bucket {bucket}: {table.num_rows} documents scattered, the plan cut "
                            f"{end - start}; remove the run's _done/mix-scatter and _done/mix-plan folders and rerun the build")
-    order = np.argsort(table.column("position").to_numpy(), kind="stable")
-    table = table.take(pa.array(order))
+    table = table.take(pa.array(np.argsort(table.column("position").to_numpy(), kind="stable")))
     tokens = table.column("tokens").combine_chunks()
-    offsets = tokens.offsets.to_numpy()
-    values = tokens.values.to_numpy()
-    documents = [values[offsets[i]:offsets[i + 1]] for i in range(table.num_rows)]
-    return write_shard(f"{out_dir}/{split}-{shard:05d}.arrow", documents,
-                       table.column("source").to_pylist(), table.column("doc_id").to_pylist(),
-                       spec.header(), fs=fs)
+    offsets, values = tokens.offsets.to_numpy(), tokens.values.to_numpy()
+    doc_ids, sources = table.column("doc_id").to_pylist(), table.column("source").to_pylist()
+    first, last = plan["buckets"][split][bucket]
+    infos = []
+    for shard in range(first, last):
+        lo, hi = (c - start for c in plan["cuts"][split][shard])
+        infos.append(write_shard(f"{out_dir}/{split}-{shard:05d}.arrow",
+                                 [values[offsets[i]:offsets[i + 1]] for i in range(lo, hi)],
+                                 sources[lo:hi], doc_ids[lo:hi], spec.header(), fs=fs))
+    return infos
 
 
 def finish_manifest(fs, out_dir: str, plan: dict, shards: dict[str, list[ShardInfo]],

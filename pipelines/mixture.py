@@ -41,6 +41,10 @@ class MixConfig(Strict):
     min_val_docs: int = Field(default=1, ge=0)  # when a source has >= 2 documents
     shard_tokens: int = Field(default=100_000_000, gt=0)
     seed: int = 0
+    # How the mix's work is cut into tasks, never what the shards hold: a mix-scatter task takes
+    # consecutive tokenized parts and a mix task consecutive shards up to about this many tokens
+    # (~4 bytes each in memory), so that a task does enough work to pay for itself.
+    task_tokens: int = Field(default=16_000_000, gt=0)
 
     @model_validator(mode="after")
     def _weights_or_natural(self) -> "MixConfig":

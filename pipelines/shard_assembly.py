@@ -14,7 +14,7 @@ deterministic for a seed:
 5. copy tokenizer.json next to the shards and write manifest.json last (it marks completion).
 
 Memory: the plan holds ~30 bytes per document (lengths, positions; never tokens); a scatter step
-holds one tokenized part; a shard step holds one shard. Staging (the selection lists and the
+holds one group of parts and a shard step one bucket of shards, each about `task_tokens` tokens. Staging (the selection lists and the
 scattered copies, about one more copy of the selected tokens) is removed at the end.
 """
 from __future__ import annotations
@@ -26,8 +26,7 @@ from typing import Mapping, Sequence
 
 import fsspec
 
-from pipelines.mix_scatter import (SPLITS, finish_manifest, plan_shards, scatter_part,
-                                   write_planned_shard)
+from pipelines.mix_scatter import SPLITS, finish_manifest, plan_shards, scatter_group, write_planned_bucket
 from pipelines.mixture import MixConfig
 from tokenization.manifest import MANIFEST_NAME, Manifest
 from tokenization.tokenizer import TokenizerSpec
@@ -57,10 +56,11 @@ def build_shards(
     parts = {source: [str(Path(p).resolve()) for p in paths] for source, paths in parts.items()}
     try:
         plan = plan_shards(fs, parts, config, tokenizer, str(staging))
-        for number in range(len(plan["parts"])):
-            scatter_part(fs, str(staging), number, plan, tokenizer)
-        shards = {split: [write_planned_shard(fs, str(staging), str(out_dir), split, n, plan, tokenizer)
-                          for n in range(len(plan["cuts"][split]))] for split in SPLITS}
+        for group in range(len(plan["scatter_groups"])):
+            scatter_group(fs, str(staging), group, plan)
+        shards = {split: [info for bucket in range(len(plan["buckets"][split]))
+                          for info in write_planned_bucket(fs, str(staging), str(out_dir), split, bucket, plan, tokenizer)]
+                  for split in SPLITS}
         return finish_manifest(fs, str(out_dir), plan, shards, tokenizer, local_dir=out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -2,17 +2,19 @@
 
 Three phases (pipelines/mix_scatter.py has the steps, and why the output does not depend on the
 number of tasks):
-  mix-plan     one task: validation hold-out, mixture plan, selection, shuffle, shard cuts (it
-               reads each part's `num_tokens` column only) -> mix-staging/select/*, plan.json
-  mix-scatter  one task per tokenized part: its selected copies -> one file per receiving shard
-  mix          one task per shard: gather, order, write shards/<split>-<n>.arrow
+  mix-plan     one task: validation hold-out, mixture plan, selection, shuffle, shard cuts, task
+               layout (it reads each part's `num_tokens` column only) -> mix-staging/select/*, plan.json
+  mix-scatter  one task per group of consecutive parts (~task_tokens): one scatter file, a record
+               batch per bucket
+  mix          one task per bucket of consecutive shards (~task_tokens): gather, order, write
+               shards/<split>-<n>.arrow (task id: the bucket's first shard)
 then the driver writes shards/tokenizer.json and, last, shards/manifest.json from the per-shard
 records, and removes the scattered copies (the plan and selection lists stay, small, for resume). All through fsspec: the run directory may be on S3.
 """
 from __future__ import annotations
 
-from pipelines.mix_scatter import (SPLITS, finish_manifest, plan_shards, read_plan, scatter_part,
-                                   write_planned_shard)
+from pipelines.mix_scatter import (SPLITS, finish_manifest, plan_shards, read_plan, scatter_group,
+                                   write_planned_bucket)
 from pipelines.mixture import MixConfig
 from pipelines.rundir import RunDir
 from pipelines.stage import BuildContext, Phase, Stage, TaskSpec, part_path
@@ -40,17 +42,18 @@ def plan_task(run_url: str, payload: dict) -> dict:
 def scatter_task(run_url: str, payload: dict) -> dict:
     run = RunDir(run_url)
     plan = read_plan(run.fs, run.path(STAGING))
-    copies = scatter_part(run.fs, run.path(STAGING), payload["part"], plan, tokenizer_spec(payload["tokenizer"]))
-    return {"source": payload["source"], "num_docs_out": copies}
+    copies = scatter_group(run.fs, run.path(STAGING), payload["group"], plan)
+    return {"source": "_all", "num_docs_out": copies}
 
 
 def shard_task(run_url: str, payload: dict) -> dict:
     run = RunDir(run_url)
     plan = read_plan(run.fs, run.path(STAGING))
-    info = write_planned_shard(run.fs, run.path(STAGING), run.path(SHARDS), payload["split"], payload["shard"],
-                               plan, tokenizer_spec(payload["tokenizer"]))
-    return {"source": "_all", "split": payload["split"], "shard_info": info.to_json(),
-            "num_docs_out": info.num_docs, f"num_tokens_{payload['split']}": info.num_tokens, "num_shards": 1}
+    infos = write_planned_bucket(run.fs, run.path(STAGING), run.path(SHARDS), payload["split"], payload["bucket"],
+                                 plan, tokenizer_spec(payload["tokenizer"]))
+    return {"source": "_all", "split": payload["split"], "shard_infos": [info.to_json() for info in infos],
+            "num_docs_out": sum(i.num_docs for i in infos),
+            f"num_tokens_{payload['split']}": sum(i.num_tokens for i in infos), "num_shards": len(infos)}
 
 
 class MixStage(Stage):
@@ -80,17 +83,16 @@ class MixStage(Stage):
     def _scatter_tasks(self, ctx: BuildContext) -> list[TaskSpec]:
         planned = ctx.results["mix-plan"].tasks[0]
         plan = read_plan(ctx.run.fs, ctx.run.path(STAGING))
-        return [TaskSpec(f"{number:05d}", {"part": number, "source": part["source"],
-                                           "tokenizer": planned.payload["tokenizer"], "upstream": planned.fingerprint})
-                for number, part in enumerate(plan["parts"])]
+        return [TaskSpec(f"{group:05d}", {"group": group, "source": "_all", "upstream": planned.fingerprint})
+                for group in range(len(plan["scatter_groups"]))]
 
     def _shard_tasks(self, ctx: BuildContext) -> list[TaskSpec]:
         planned = ctx.results["mix-plan"].tasks[0]
         plan = read_plan(ctx.run.fs, ctx.run.path(STAGING))
-        return [TaskSpec(f"{split}-{n:05d}", {"split": split, "shard": n, "source": "_all",
-                                              "tokenizer": planned.payload["tokenizer"],
-                                              "upstream": planned.fingerprint})
-                for split in SPLITS for n in range(len(plan["cuts"][split]))]
+        return [TaskSpec(f"{split}-{first:05d}", {"split": split, "bucket": bucket, "source": "_all",
+                                                  "tokenizer": planned.payload["tokenizer"],
+                                                  "upstream": planned.fingerprint})
+                for split in SPLITS for bucket, (first, _) in enumerate(plan["buckets"][split])]
 
     def finish(self, ctx: BuildContext) -> None:
         result = ctx.results[self.name]
@@ -99,7 +101,7 @@ class MixStage(Stage):
         order = {task.task_id: i for i, task in enumerate(result.tasks)}
         shards = {split: [] for split in SPLITS}
         for stats in sorted(result.stats, key=lambda s: order[s["task"]]):
-            shards[stats["split"]].append(ShardInfo(**stats["shard_info"]))
+            shards[stats["split"]].extend(ShardInfo(**info) for info in stats["shard_infos"])
         manifest = finish_manifest(ctx.run.fs, ctx.run.path(SHARDS), plan, shards,
                                    tokenizer_spec(planned.payload["tokenizer"]))
         scattered = ctx.run.path(STAGING, "scatter")  # a copy of the selected tokens: not kept

@@ -9,12 +9,14 @@ import json
 import math
 import xml.etree.ElementTree as ET
 
+import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
+from pipelines.mix_scatter import plan_shards
 from pipelines.mixture import MixConfig, plan_mixture, select_documents, split_validation
 from pipelines.shard_assembly import build_shards
 from tokenization.corpus import ShardedCorpus
@@ -321,3 +323,33 @@ def test_rebuild_replaces_shards_and_refuses_other_tokenizer(real_parts, shared_
     bert = load_tokenizer(shared_data / "tokenizers/all-MiniLM-L6-v2/tokenizer.json")
     with pytest.raises(ValueError, match="tokenized with tokenizer 749376b2df76 but the run's tokenizer is be50c3628f2b"):
         build_shards(parts, config, bert, tmp_path / "other")
+
+
+def test_task_layout_changes_who_moves_tokens_never_the_shards(real_parts, tmp_path):
+    """task_tokens groups parts into scatter tasks and shards into mix tasks: one part / one shard a
+    task, a few of each, and everything in one, give byte-identical shards and manifest."""
+    config = MixConfig(weights={"web": 0.5, "wikipedia": 0.2, "code": 0.2, "books": 0.1}, shard_tokens=400_000, seed=3)
+    num_parts = sum(len(p) for p in real_parts["parts"].values())
+    outputs = {}
+    for task_tokens in (1, 1_500_000, 10**12):
+        layout = config.model_copy(update={"task_tokens": task_tokens})
+        plan = plan_shards(fsspec.filesystem("file"), real_parts["parts"], layout, real_parts["spec"],
+                           str(tmp_path / f"plan-{task_tokens}"))
+        num_shards = {split: len(plan["cuts"][split]) for split in ("train", "val")}
+        if task_tokens == 1:
+            assert len(plan["scatter_groups"]) == num_parts
+            assert {s: len(b) for s, b in plan["buckets"].items()} == num_shards
+        if task_tokens == 10**12:
+            assert len(plan["scatter_groups"]) == 1 and {s: len(b) for s, b in plan["buckets"].items()} == {
+                "train": 1, "val": 1}
+        outputs[task_tokens] = build_shards(real_parts["parts"], layout, real_parts["spec"], tmp_path / str(task_tokens))
+    assert 1 < len(plan_shards(fsspec.filesystem("file"), real_parts["parts"],
+                               config.model_copy(update={"task_tokens": 1_500_000}), real_parts["spec"],
+                               str(tmp_path / "plan-mid"))["buckets"]["train"]) < num_shards["train"]
+    names = sorted(p.name for p in (tmp_path / "1").iterdir())
+    assert len([n for n in names if n.startswith("train-")]) == num_shards["train"] > 3
+    for task_tokens in (1_500_000, 10**12):
+        assert sorted(p.name for p in (tmp_path / str(task_tokens)).iterdir()) == names
+        for name in names:
+            assert (tmp_path / str(task_tokens) / name).read_bytes() == (tmp_path / "1" / name).read_bytes(), name
+    assert "task_tokens" not in outputs[1].mixture["config"]  # a work split, not part of the data's description
