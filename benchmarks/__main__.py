@@ -2,8 +2,8 @@
 
     python -m benchmarks [--quick] [--only tokenize windows ...] [--with-scaling] [--out benchmarks]
 
-Runs the scripts below one after the other (each in its own process, `--quick` passed on when
-given), collects the figures they `record` (benchmarks/results.py), and writes
+Runs the scripts below one after the other (each in its own process, with its quick arguments
+when `--quick` is given), collects the figures they `record` (benchmarks/results.py), and writes
 benchmarks/results.json (figures, per-script status, seconds, the tail of each script's output) and
 benchmarks/results.md (one table: corpusmill figure, anchor figure, ratio). A benchmark never fails
 for speed; it fails (non-zero exit, named in the table and the exit status of this command) when
@@ -26,21 +26,22 @@ from pathlib import Path
 from benchmarks.results import RESULTS_ENV
 
 HERE = Path(__file__).resolve().parent
-# (script, accepts --quick): readers first (cheapest), the long ones last.
+# (script, its arguments under --quick): readers first (cheapest), the long ones last. Not here:
+# bench_gpu_train.py (needs a GPU) and dedup_groundtruth.py (builds the set the dedup ones use).
 SCRIPTS = [
-    ("bench_readers.py", False), ("bench_commoncrawl.py", True), ("extraction_quality.py", True),
-    ("bench_wikipedia_books.py", True), ("papers_vs_redpajama.py", False), ("bench_code_records.py", True), ("bench_filters.py", True),
-    ("bench_tokenize.py", True), ("bench_windows.py", True), ("bench_chunked_loss.py", True),
+    ("bench_readers.py", []), ("bench_commoncrawl.py", ["--quick"]), ("extraction_quality.py", ["--quick"]),
+    ("bench_wikipedia_books.py", ["--quick"]), ("papers_vs_redpajama.py", []), ("bench_code_records.py", ["--quick"]),
+    ("bench_filters.py", ["--quick"]), ("bench_dedup.py", ["--num-docs", "600", "--rounds", "1"]),
+    ("bench_dedup_datatrove.py", ["--limit", "1500"]), ("bench_dedup_scale.py", ["--sizes", "20000", "60000"]),
+    ("bench_tokenize.py", ["--quick"]), ("bench_windows.py", ["--quick"]), ("bench_chunked_loss.py", ["--quick"]),
 ]
-SCALING = ("bench_scaling.py", False)
+SCALING = ("bench_scaling.py", ["--quick"])  # full: 1x, 4x, 16x (about an hour on 2 shared cores)
 
 
-def run_script(script: str, quick_flag: bool, quick: bool, results_file: Path) -> dict:
+def run_script(script: str, quick_args: list[str], quick: bool, results_file: Path) -> dict:
     command = [sys.executable, str(HERE / script)]
-    if quick and quick_flag:
-        command.append("--quick")
-    if quick and script == SCALING[0]:
-        command += ["--factors", "1", "2"]
+    if quick:
+        command += quick_args
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True,
                           env={**os.environ, RESULTS_ENV: str(results_file),
@@ -77,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         results_file = Path(tmp) / "figures.jsonl"
         results_file.touch()
-        for script, quick_flag in scripts:
+        for script, quick_args in scripts:
             print(f"running {script} ...", flush=True)
-            runs.append(run_script(script, quick_flag, args.quick, results_file))
+            runs.append(run_script(script, quick_args, args.quick, results_file))
             print(f"  {runs[-1]['status']} in {runs[-1]['seconds']} s", flush=True)
         figures = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a bare checkout
 
+try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
+    from results import record  # noqa: E402
+except ImportError:  # pragma: no cover
+    from benchmarks.results import record  # noqa: E402
+
 
 def rss_peak_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
@@ -106,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     same = abs(plain["loss"] - chunked["loss"]) <= 1e-3 * abs(plain["loss"])
     print(f"RESULT chunked loss: peak memory {chunked['peak_bytes'] / plain['peak_bytes']:.2f}x of plain, "
           f"time {chunked['seconds'] / plain['seconds']:.2f}x of plain, losses {'agree' if same else 'DIFFER'}")
+    record("train", f"LM head + cross-entropy peak memory ({args.tokens:,} tokens, vocab {args.vocab:,})",
+           corpusmill=chunked["peak_bytes"] / 2**20, anchor=plain["peak_bytes"] / 2**20, unit="MiB",
+           higher_is_better=False, anchor_name="plain full-logits loss")
+    record("train", "LM head + cross-entropy step time", corpusmill=chunked["seconds"] * 1000,
+           anchor=plain["seconds"] * 1000, unit="ms/step", higher_is_better=False, anchor_name="plain full-logits loss")
     return 0 if same else 1
 
 

@@ -23,6 +23,11 @@ import os
 import tarfile
 import tempfile
 import time
+
+try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
+    from results import record  # noqa: E402
+except ImportError:  # pragma: no cover
+    from benchmarks.results import record  # noqa: E402
 from pathlib import Path
 from typing import Callable
 
@@ -166,7 +171,13 @@ def main() -> None:
                              num_bytes / 1e6 / seconds, docs_per_s / anchor))
     print(f"{'input':<26} {'reader':<24} {'docs':>7} {'MB':>7} {'cpu s':>7} {'docs/s':>9} "
           f"{'MB/s':>7} {'vs ours':>8}")
+    ours_per_s = {}
     for label, name, count, mb, seconds, docs_per_s, mb_per_s, ratio in rows:
+        if name.startswith("corpusmill"):
+            ours_per_s[label] = mb_per_s
+        else:
+            record("read (code, records)", f"{label}: corpusmill", corpusmill=ours_per_s[label], anchor=mb_per_s,
+                   unit="MB/s per core (uncompressed)", anchor_name=name)
         print(f"{label:<26} {name:<24} {count:>7} {mb:>7.1f} {seconds:>7.3f} {docs_per_s:>9.0f} "
               f"{mb_per_s:>7.1f} {ratio:>7.2f}x")
     print("docs = documents yielded (ours after skips; baselines: every record/member). "

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from dedup_groundtruth import EDITS, chunks, data_root, edit  # noqa: E402
+from results import record  # noqa: E402
 
 from corpora import SkipCounter, reader_for  # noqa: E402
 from pipelines.dedup.minhash import MinHasher, band_hashes  # noqa: E402
@@ -179,10 +180,16 @@ def main() -> None:
     print(f"\n{'method':<40}{'CPU s':>9}{'docs/s/core':>14}{'vs datatrove':>14}")
     for name, value in seconds.items():
         print(f"{name:<40}{value:9.2f}{len(docs) / value:14,.0f}{anchor / value:13.1f}x")
+    for name in ("datatrove (shingles+signature)", "datasketch", "rensa"):
+        record("dedup (MinHash signatures)", f"corpusmill vs {name.split()[0]}", corpusmill=len(docs) / seconds["corpusmill"],
+               anchor=len(docs) / seconds[name], unit="docs/s per core", anchor_name=name)
     errors = accuracy(docs, step)
     print(f"\nJaccard estimate vs exact, 300 edited pairs (mean exact Jaccard {errors.pop('mean_jaccard'):.3f}):")
     for name, value in errors.items():
         print(f"  {name:<12} mean absolute error {value:.4f}")
+    record("dedup (MinHash signatures)", "Jaccard estimate mean abs. error, 300 edited pairs",
+           corpusmill=errors["corpusmill"], anchor=errors["datatrove"], unit="|estimate - exact|",
+           higher_is_better=False, anchor_name="datatrove")
 
 
 if __name__ == "__main__":

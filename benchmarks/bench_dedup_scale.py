@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_dedup import load_docs  # noqa: E402
+from results import record  # noqa: E402
 
 DOCS_PER_FILE = 20_000
 
@@ -186,6 +187,13 @@ def main() -> None:
         print(f"{r['num_docs']:>10,} {r['input_mb']:>9} {r['dedup_s']:>8} {r['num_docs'] / r['dedup_s']:>8,.0f} "
               f"{r['num_rounds']:>6} {max(rss.get('driver', [0])):>9} {max(rss.get('worker', [0])):>13} "
               f"{max(rss.get('raylet', [0])):>9} {max(rss.get('gcs_server', [0])):>7} {slope:>6}")
+        record("dedup (scale)", f"{r['num_docs']:,} documents, {args.num_cpus} CPUs", corpusmill=r["num_docs"] / r["dedup_s"],
+               anchor=None, unit="docs/s", anchor_name="none (slope: next row)")
+    if len(results) >= 2:
+        first, last = results[0], results[-1]
+        record("dedup (scale)", f"slope of time vs size, {first['num_docs']:,} -> {last['num_docs']:,} (1 = linear)",
+               corpusmill=math.log(last["dedup_s"] / first["dedup_s"]) / math.log(last["num_docs"] / first["num_docs"]),
+               anchor=None, unit="d log s / d log N", higher_is_better=False, anchor_name="none")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

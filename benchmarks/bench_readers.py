@@ -15,6 +15,11 @@ from pathlib import Path
 from corpora import SkipCounter, reader_for
 from pipelines.inputs import expand_paths
 
+try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
+    from results import record  # noqa: E402
+except ImportError:  # pragma: no cover
+    from benchmarks.results import record  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 CASES = [  # (label, kind, paths relative to the data root, options)
     ("commoncrawl WARC (resiliparse)", "commoncrawl", ["web/warc-real", "web/cc-whirlwind/cc-whirlwind.warc.gz"], {}),
@@ -53,6 +58,8 @@ def main() -> None:
         num_docs, num_bytes, seconds, _ = measure(kind, paths, options, data)
         print(f"{label:<40} {num_docs:>7} {num_bytes / 1e6:>8.2f} {seconds:>7.2f} "
               f"{num_docs / seconds:>9.0f} {num_bytes / 1e6 / seconds:>7.2f}")
+        record("read", label, corpusmill=num_bytes / 1e6 / seconds, anchor=None, unit="MB/s per core (as stored)",
+               anchor_name="none here (see extract/read rows)")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from benchmarks.results import record
 from benchmarks.scaling_inputs import copy_name, write_copy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -203,7 +204,9 @@ def main(argv: list[str] | None = None) -> dict:
             slopes[group] = round(float(np.polyfit(x, np.log(seconds), 1)[0]), 3)
         slopes["total"] = round(float(np.polyfit(x, np.log([r["wall_seconds"] for r in rows]), 1)[0]), 3)
     largest = root / f"run-{rows[-1]['factor']}x"
+    phases = json.loads((largest / "run.json").read_text())["stages"]
     mix = {"ray_tasks_seconds": rows[-1]["stages"]["mix"]["seconds"],
+           "ray_tasks": {n: phases[n]["tasks_executed"] for n in STAGE_GROUPS["mix"] if n in phases},
            "ray_tasks_worker_max_rss_mb": rows[-1]["stages"]["mix"]["worker_max_rss_mb"],
            "one_task": one_process_mix(largest, root / "mix-one-task", args.data)}
     before = args.before_file or root / "shard_assembly_before.py"
@@ -215,6 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
     if before.is_file():
         mix["before_one_process"] = one_process_mix(largest, root / "mix-before", args.data, before)
     print_table(rows, slopes, mix)
+    record_figures(rows, slopes, mix)
     out = {"benchmark": "scaling", "unit": args.unit, "unit_mb": round(unit_bytes / 1e6, 1), "rows": rows,
            "slopes": slopes, "mix_at_largest": mix, "note": "shared 2-core machine: timings are noisy"}
     if args.json:
@@ -222,6 +226,21 @@ def main(argv: list[str] | None = None) -> dict:
     if args.work is None:
         shutil.rmtree(root, ignore_errors=True)
     return out
+
+
+def record_figures(rows, slopes, mix) -> None:
+    """The figures for `python -m benchmarks`: slopes have no anchor (1 = linear is the target)."""
+    sizes = f"{rows[0]['factor']}x -> {rows[-1]['factor']}x"
+    for group, slope in slopes.items():
+        record("scaling (full build)", f"{group}: slope of time vs input, {sizes} (1 = linear)", corpusmill=slope,
+               anchor=None, unit="d log s / d log size", higher_is_better=False, anchor_name="none")
+    record("scaling (full build)", f"driver peak RSS, {sizes}", corpusmill=rows[-1]["driver_max_rss_mb"],
+           anchor=rows[0]["driver_max_rss_mb"], unit="MB", higher_is_better=False,
+           anchor_name=f"the same driver at {rows[0]['factor']}x")
+    tasks = "+".join(str(n) for n in mix["ray_tasks"].values())
+    record("scaling (full build)", f"mix at {rows[-1]['factor']}x: Ray, {tasks} tasks on the embedded Ray",
+           corpusmill=mix["ray_tasks_seconds"], anchor=mix["one_task"]["seconds"], unit="s", higher_is_better=False,
+           anchor_name="the same steps in 1 process")
 
 
 def print_table(rows, slopes, mix) -> None:

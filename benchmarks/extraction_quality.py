@@ -23,6 +23,11 @@ sys.path.insert(0, str(REPO))
 
 from corpora.commoncrawl import Options, SkipRecord, record_to_document, target_uri  # noqa: E402
 from corpora.schema import SkipCounter  # noqa: E402
+
+try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
+    from results import record  # noqa: E402
+except ImportError:  # pragma: no cover
+    from benchmarks.results import record  # noqa: E402
 from corpora.warc_records import iter_archive_records  # noqa: E402
 
 _SPACES = re.compile(r"\s+")
@@ -86,11 +91,19 @@ def main() -> None:
     urls = subset(truth, 5) if args.quick else set(truth)
     print(f"{len(urls)} pages with ground truth ({'subset' if args.quick else 'all'})")
     print(f"{'extractor':<12} {'with present':>13} {'without absent':>15} {'mean':>7} {'docs/s/core':>12}")
+    figures = {}
     for extractor in ("resiliparse", "trafilatura"):
         texts, seconds = extract_pages(root, urls, extractor)
         with_present, without_absent = score(texts, truth)
+        figures[extractor] = ((with_present + without_absent) / 2, len(urls) / seconds)
         print(f"{extractor:<12} {with_present:>13.4f} {without_absent:>15.4f} "
               f"{(with_present + without_absent) / 2:>7.4f} {len(urls) / seconds:>12.1f}")
+    # corpusmill's default extractor (resiliparse) against trafilatura (datatrove's extractor)
+    (ours_score, ours_speed), (anchor_score, anchor_speed) = figures["resiliparse"], figures["trafilatura"]
+    record("extract quality", f"ground-truth snippets, mean of with/without ({len(urls)} pages)",
+           corpusmill=ours_score, anchor=anchor_score, unit="fraction", anchor_name="trafilatura")
+    record("extract quality", "pages/s per core", corpusmill=ours_speed, anchor=anchor_speed, unit="pages/s",
+           anchor_name="trafilatura")
 
 
 if __name__ == "__main__":
