@@ -1,14 +1,21 @@
 """Dedup at scale on this machine: wall time, peak RSS of every process, slope of time vs size.
 
 Input: real documents (the 1,033 web pages and the Gutenberg books in ~900-character chunks, read
-by corpusmill's readers) expanded synthetically to N documents (scale only; accuracy is measured on
-real data in tests/pipelines/test_dedup_accuracy.py): document i is real document i mod R with 3 of
-its words replaced by words drawn with seed i, so most are distinct; every 10th is an exact copy
-and every 10th+5 a near copy (one changed word) of an earlier one. Written as Parquet files of
-20,000 documents (one task each), then `build` runs extract + dedup (num_partitions 16) on an
-embedded Ray with --num-cpus CPUs. Peak RSS is VmHWM of the driver and of every process Ray
-started under it (GCS, raylet, workers), sampled every 0.5 s; the slope is d log(time) / d log(N)
-between consecutive sizes (1.0 = linear). The machine is shared: wall times are noisy.
+by corpusmill's readers, R = 8,092) expanded synthetically to N documents (scale only; accuracy is
+measured on real data in tests/pipelines/test_dedup_accuracy.py). Document i is real document
+i mod R with a word only copy i has (`copy_token(i)`, letters only) after every 4th word, so every
+word 5-gram of it is its own: copies of one real document share no shingle, and the LSH sees as
+many distinct documents as there are (an expansion that reused the R texts with a few words
+changed made every copy a near-duplicate of the others, so clusters and candidate pairs grew with
+N^2 / R and the measured slope was 1.32). Planted duplicates, a fixed fraction at every N: in each
+block of 10, slot 0 is an exact copy and slot 5 a near copy (1-3 words replaced) of one of the
+5,000 documents before it, so about 10% exact and 10% near duplicates, in clusters of a few
+documents whatever N is. Written as Parquet files of 20,000 documents (one task each), then `build`
+runs extract + dedup (num_partitions 16) on an embedded Ray with --num-cpus CPUs. Peak RSS is VmHWM
+of the driver and of every process Ray started under it (GCS, raylet, workers), sampled every
+0.5 s; the slope is d log(time) / d log(N) between consecutive sizes and least squares over all
+sizes (1.0 = linear), with each phase's seconds against the smallest size's. The machine is shared
+(the 1-minute load average is printed before and after each size): wall times are noisy.
 
     python benchmarks/bench_dedup_scale.py --sizes 100000 500000 [2000000] [--num-cpus 2]
 """
@@ -39,34 +46,73 @@ from results import record  # noqa: E402
 DOCS_PER_FILE = 20_000
 
 
+# Planted duplicates, by position in each block of PLANT_EVERY documents (a constant fraction, so
+# the number and the size of clusters grow in proportion to N, never faster).
+PLANT_EVERY = 10
+EXACT_SLOT, NEAR_SLOT = 0, 5
+PLANT_WINDOW = 5_000  # a planted copy's original is one of the PLANT_WINDOW documents before it
+COPY_TOKEN_EVERY = 4  # one copy token after every 4 words: every 5-gram holds one
+
+
+def copy_token(copy: int) -> str:
+    """A word that only copy `copy` contains: letters only (normalization maps digits to "0")."""
+    letters = []
+    copy += 1
+    while copy:
+        copy, digit = divmod(copy, 26)
+        letters.append(chr(ord("a") + digit))
+    return "zq" + "".join(letters)
+
+
+def distinct_text(base: list[str], i: int) -> str:
+    """Document i: real document i mod R with copy i's token after every 4th word, so no word
+    5-gram of it appears in any other document i' != i (expanded documents are distinct)."""
+    words = base[i % len(base)].split()
+    token = copy_token(i)
+    out = []
+    for position, word in enumerate(words):
+        out.append(word)
+        if position % COPY_TOKEN_EVERY == COPY_TOKEN_EVERY - 1:
+            out.append(token)
+    return " ".join(out)
+
+
+def original_of(i: int) -> int:
+    """The earlier, unplanted document that planted document i copies (seeded by i)."""
+    rng = random.Random(i)
+    j = i - 1 - rng.randrange(min(i, PLANT_WINDOW))
+    while j % PLANT_EVERY in (EXACT_SLOT, NEAR_SLOT) and j > 0:
+        j -= 1
+    return j
+
+
+def document(base: list[str], i: int, vocabulary: list[str]) -> str:
+    """Document i of the expanded set. Slot EXACT_SLOT of each block of 10 (except document 0) is an
+    exact copy of an earlier document, slot NEAR_SLOT a near copy (1-3 words replaced: Jaccard of
+    about 0.9 for a ~150-word document); the other 8 are distinct. So 10% exact and 10% near
+    duplicates at every N, in clusters whose size does not grow with N."""
+    slot = i % PLANT_EVERY
+    if i == 0 or slot not in (EXACT_SLOT, NEAR_SLOT):
+        return distinct_text(base, i)
+    text = distinct_text(base, original_of(i))
+    if slot == EXACT_SLOT:
+        return text
+    rng = random.Random(-i)
+    words = text.split()
+    for _ in range(rng.randint(1, 3)):
+        words[rng.randrange(len(words))] = rng.choice(vocabulary)
+    return " ".join(words)
+
+
 def write_inputs(folder: Path, num_docs: int, base: list[str]) -> int:
     vocabulary = sorted({w for text in base[:2000] for w in text.split()})
     num_bytes = 0
     for start in range(0, num_docs, DOCS_PER_FILE):
-        texts = []
-        for i in range(start, min(num_docs, start + DOCS_PER_FILE)):
-            rng = random.Random(i)
-            if i % 10 == 0 and i:
-                source = i - rng.randrange(1, min(i, 5000) + 1)
-                texts.append(_variant(base, source, random.Random(source), vocabulary, 3))
-                continue
-            text = _variant(base, i, rng, vocabulary, 3)
-            if i % 10 == 5:
-                words = text.split()
-                words[rng.randrange(len(words))] = rng.choice(vocabulary)
-                text = " ".join(words)
-            texts.append(text)
+        texts = [document(base, i, vocabulary) for i in range(start, min(num_docs, start + DOCS_PER_FILE))]
         path = folder / f"part-{start // DOCS_PER_FILE:05d}.parquet"
         pq.write_table(pa.table({"text": texts}), path)
         num_bytes += sum(len(t) for t in texts)
     return num_bytes
-
-
-def _variant(base: list[str], i: int, rng: random.Random, vocabulary: list[str], num_changes: int) -> str:
-    words = base[i % len(base)].split()
-    for _ in range(num_changes):
-        words[rng.randrange(len(words))] = rng.choice(vocabulary)
-    return " ".join(words)
 
 
 def _descendants(root: int) -> list[int]:
@@ -142,18 +188,25 @@ def run_size(num_docs: int, base: list[str], num_cpus: int, keep: bool) -> dict:
               "sources": [{"name": "docs", "kind": "parquet", "paths": [str(folder / "part-*.parquet")]}],
               "dedup": {"num_partitions": 16}}
     (folder / "recipe.yaml").write_text(json.dumps(recipe))
+    load_before = os.getloadavg()
     with PeakRss() as rss, Runner(num_cpus=num_cpus, show_progress=False):
         started = time.perf_counter()
         result = build(load_recipe(folder / "recipe.yaml"), show_progress=False)
         wall = time.perf_counter() - started
+    load_after = os.getloadavg()
     phases = {r.stage: round(r.seconds, 2) for r in result.stages}
+    grouped: dict[str, float] = {}
+    for name, seconds in phases.items():
+        group = "dedup.rounds" if name.startswith("dedup.round-") else name
+        grouped[group] = round(grouped.get(group, 0.0) + seconds, 2)
     dedup_stats = json.loads((folder / "run/_stats/dedup.json").read_text())["docs"]
     by_role: dict[str, list[int]] = {}
     for role, peak in rss.peaks.values():
         by_role.setdefault(role, []).append(peak)
     out = {"num_docs": num_docs, "input_mb": round(num_chars / 1e6, 1), "build_wall_s": round(wall, 1),
            "dedup_s": round(sum(s for name, s in phases.items() if name.startswith("dedup")), 1),
-           "extract_s": phases.get("extract"), "phases_s": phases,
+           "extract_s": phases.get("extract"), "phases_s": grouped,
+           "load_avg_before": [round(x, 2) for x in load_before], "load_avg_after": [round(x, 2) for x in load_after],
            "num_rounds": sum(name.startswith("dedup.round-") for name in phases),
            "removed": dedup_stats.get("reasons", {}), "kept": dedup_stats["num_docs_out"],
            "peak_rss_mb": {role: [round(p / 2**20) for p in sorted(peaks, reverse=True)]
@@ -177,7 +230,7 @@ def main() -> None:
         results.append(run_size(size, base, args.num_cpus, args.keep))
         print(json.dumps(results[-1]), flush=True)
     print(f"\n{'docs':>10} {'input MB':>9} {'dedup s':>8} {'docs/s':>8} {'rounds':>6} {'driver MB':>9} "
-          f"{'max worker MB':>13} {'raylet MB':>9} {'gcs MB':>7} {'slope':>6}")
+          f"{'max worker MB':>13} {'raylet MB':>9} {'gcs MB':>7} {'slope':>6} {'load avg (1 min) before/after':>30}")
     for i, r in enumerate(results):
         slope = ""
         if i:
@@ -186,14 +239,25 @@ def main() -> None:
         rss = r["peak_rss_mb"]
         print(f"{r['num_docs']:>10,} {r['input_mb']:>9} {r['dedup_s']:>8} {r['num_docs'] / r['dedup_s']:>8,.0f} "
               f"{r['num_rounds']:>6} {max(rss.get('driver', [0])):>9} {max(rss.get('worker', [0])):>13} "
-              f"{max(rss.get('raylet', [0])):>9} {max(rss.get('gcs_server', [0])):>7} {slope:>6}")
+              f"{max(rss.get('raylet', [0])):>9} {max(rss.get('gcs_server', [0])):>7} {slope:>6} "
+              f"{r['load_avg_before'][0]:>14} / {r['load_avg_after'][0]:<14}")
         record("dedup (scale)", f"{r['num_docs']:,} documents, {args.num_cpus} CPUs", corpusmill=r["num_docs"] / r["dedup_s"],
                anchor=None, unit="docs/s", anchor_name="none (slope: next row)")
-    if len(results) >= 2:
+    if len(results) > 1:  # least-squares slope of log(dedup seconds) on log(N), over all sizes
+        xs = [math.log(r["num_docs"]) for r in results]
+        ys = [math.log(r["dedup_s"]) for r in results]
+        mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+        fitted = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+        print(f"fitted slope of log(dedup s) vs log(N) over {len(results)} sizes: {fitted:.2f} (1.00 = linear)")
         first, last = results[0], results[-1]
-        record("dedup (scale)", f"slope of time vs size, {first['num_docs']:,} -> {last['num_docs']:,} (1 = linear)",
-               corpusmill=math.log(last["dedup_s"] / first["dedup_s"]) / math.log(last["num_docs"] / first["num_docs"]),
+        record("dedup (scale)", f"slope of time vs size, {first['num_docs']:,} -> {last['num_docs']:,} (1 = linear, "
+               f"least squares over {len(results)} sizes)", corpusmill=fitted,
                anchor=None, unit="d log s / d log N", higher_is_better=False, anchor_name="none")
+        anchor = results[0]
+        for phase in anchor["phases_s"]:
+            ratios = [f"{r['phases_s'].get(phase, 0) / max(anchor['phases_s'][phase], 1e-9):.1f}x" for r in results[1:]]
+            print(f"  {phase:<20} {anchor['phases_s'][phase]:>8} s at {anchor['num_docs']:,}; then " + ", ".join(ratios)
+                  + " (N ratios: " + ", ".join(f"{r['num_docs'] / anchor['num_docs']:.0f}x" for r in results[1:]) + ")")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
