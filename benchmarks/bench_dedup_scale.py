@@ -11,7 +11,8 @@ N^2 / R and the measured slope was 1.32). Planted duplicates, a fixed fraction a
 block of 10, slot 0 is an exact copy and slot 5 a near copy (1-3 words replaced) of one of the
 5,000 documents before it, so about 10% exact and 10% near duplicates, in clusters of a few
 documents whatever N is. Written as Parquet files of 20,000 documents (one task each), then `build`
-runs extract + dedup (num_partitions 16) on an embedded Ray with --num-cpus CPUs. Peak RSS is VmHWM
+runs extract + dedup (num_partitions 16, the rest default: exact-Jaccard verification
+at 0.8 on) on an embedded Ray with --num-cpus CPUs. Peak RSS is VmHWM
 of the driver and of every process Ray started under it (GCS, raylet, workers), sampled every
 0.5 s; the slope is d log(time) / d log(N) between consecutive sizes and least squares over all
 sizes (1.0 = linear), with each phase's seconds against the smallest size's. The machine is shared

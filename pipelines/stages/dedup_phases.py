@@ -166,13 +166,19 @@ def write_edges(run: RunDir, work: str, u: np.ndarray, v: np.ndarray, num_partit
     _write_partitioned(run, work, "edges", edges, _partition_of_keys(src, num_partitions), name)
 
 
-def _shingles_by_key(run: RunDir, work: str, partition: int) -> tuple[np.ndarray, pa.Table]:
+def _shingles_by_key(run: RunDir, work: str, partition: int) -> tuple[np.ndarray, np.ndarray, pa.ListArray]:
+    """(keys sorted, row of each sorted key, shingle lists) of a partition's documents."""
     table = _read_partition(run, work, "shingles", partition)
     if table is None:
-        return np.empty(0, "S16"), pa.table({"shingles": pa.array([], pa.list_(_U64))})
+        return np.empty(0, "S16"), np.empty(0, np.int64), pa.array([], pa.list_(_U64))
     keys = _keys(table, "node")
     order = np.argsort(keys, kind="stable")
-    return keys[order], table.take(pa.array(order))
+    return keys[order], order, table.column("shingles").combine_chunks()
+
+
+def _flat(lists: pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, values) of a list array: list i is values[offsets[i]:offsets[i + 1]]."""
+    return lists.offsets.to_numpy(), lists.values.to_numpy()
 
 
 def verify_send_task(run_url: str, payload: dict) -> dict:
@@ -187,12 +193,12 @@ def verify_send_task(run_url: str, payload: dict) -> dict:
     first = np.ones(len(u), dtype=bool)
     first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
     u, v, exact = u[first], v[first], exact[first]
-    keys, shingles = _shingles_by_key(run, work, partition)
-    found, position = lookup(keys, np.arange(len(keys)), u)
+    keys, rows, shingles = _shingles_by_key(run, work, partition)
+    found, position = lookup(keys, rows, u)
     if not found.all():
         raise ValueError("a candidate pair names a document without shingles; delete RUN/dedup/_work and rerun")
     out = pa.table({**_key_columns(u, "u"), **_key_columns(v, "v"), "exact": pa.array(exact),
-                    "u_shingles": shingles.column("shingles").take(pa.array(position))})
+                    "u_shingles": shingles.take(pa.array(position))})
     _write_partitioned(run, work, "verify", out, _partition_of_keys(v, config.num_partitions), f"q{partition:05d}")
     return {"source": "_all", "num_pairs": len(u)}
 
@@ -204,11 +210,15 @@ def verify_check_task(run_url: str, payload: dict) -> dict:
     if table is None:
         return {"source": "_all", "num_pairs_checked": 0, "num_pairs_verified": 0}
     u, v, exact = _keys(table, "u"), _keys(table, "v"), table.column("exact").to_numpy(zero_copy_only=False)
-    keys, shingles = _shingles_by_key(run, work, partition)
-    _, position = lookup(keys, np.arange(len(keys)), v)
-    u_sets = table.column("u_shingles").to_pylist()
-    v_sets = shingles.column("shingles").take(pa.array(position)).to_pylist()
-    keep = np.array([bool(e) or jaccard(np.array(a, np.uint64), np.array(b, np.uint64)) >= config.verify_threshold
-                     for e, a, b in zip(exact, u_sets, v_sets)], dtype=bool)
+    keys, rows, shingles = _shingles_by_key(run, work, partition)
+    _, position = lookup(keys, rows, v)
+    # Offsets and values straight from Arrow: no Python object per shingle.
+    u_offsets, u_values = _flat(table.column("u_shingles").combine_chunks())
+    v_offsets, v_values = _flat(shingles)
+    keep = exact.astype(bool)
+    for i in np.flatnonzero(~keep):
+        row = position[i]
+        similarity = jaccard(u_values[u_offsets[i]:u_offsets[i + 1]], v_values[v_offsets[row]:v_offsets[row + 1]])
+        keep[i] = similarity >= config.verify_threshold
     write_edges(run, work, u[keep], v[keep], config.num_partitions, f"r{partition:05d}")
     return {"source": "_all", "num_pairs_checked": int((~exact).sum()), "num_pairs_verified": int(keep.sum())}

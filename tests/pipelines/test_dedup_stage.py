@@ -55,9 +55,10 @@ def test_cross_source_duplicates_keep_rule_and_contract(tmp_path, ray_cluster):
     result = build(load_recipe(recipe), show_progress=False)
     run = tmp_path / "run"
     phases = [s.stage for s in result.stages]
-    assert phases[:3] == ["extract", "dedup.signature", "dedup.candidates"]
+    assert phases[:5] == ["extract", "dedup.signature", "dedup.candidates",  # verification is on by default
+                          "dedup.verify_send", "dedup.verify_check"]
     assert phases[-3:] == ["dedup.route", "dedup.clusters", "dedup"]
-    assert phases[3:-3] == [f"dedup.round-{i:04d}" for i in range(len(phases) - 6)] and len(phases) > 7
+    assert phases[5:-3] == [f"dedup.round-{i:04d}" for i in range(len(phases) - 8)] and len(phases) > 9
     assert sorted(p.name for p in (run / "dedup" / "manual").iterdir()) == ["part-manual.00000.parquet"]
     kept_manual = pq.read_table(run / "dedup/manual/part-manual.00000.parquet")
     kept_web = pq.read_table(run / "dedup/web/part-web.00000.parquet")

@@ -163,7 +163,8 @@ def test_demo_starts_ray_quietly(demo_run):
     bars = [line for line in done.stderr.splitlines() if re.match(r"^[a-z0-9.-]+ +━", line)]
     labels = [line.split()[0] for line in bars]
     rounds = [label for label in labels if label.startswith("dedup.round-")]
-    assert labels == ["extract", "annotate", "filter", "dedup.signature", "dedup.candidates", *rounds,
+    assert labels == ["extract", "annotate", "filter", "dedup.signature", "dedup.candidates", "dedup.verify_send",
+                      "dedup.verify_check", *rounds,
                       "dedup.route", "dedup.clusters", "dedup", "tokenizer-sample", "tokenize", "mix-plan",
                       "mix-scatter", "mix"]
     assert rounds == [f"dedup.round-{i:04d}" for i in range(len(rounds))] and rounds
@@ -175,7 +176,8 @@ def test_demo_run_json_lists_the_tokenizer_sample_phase(demo_run):
     stats = json.loads((run / "run.json").read_text())["stages"]
     # the tokenizer stage's sample phase is a stage run like the others (the training has no tasks)
     rounds = {name for name in stats if name.startswith("dedup.round-")}
-    assert set(stats) == {"extract", "annotate", "filter", "dedup.signature", "dedup.candidates", *rounds,
+    assert set(stats) == {"extract", "annotate", "filter", "dedup.signature", "dedup.candidates",
+                          "dedup.verify_send", "dedup.verify_check", *rounds,
                           "dedup.route", "dedup.clusters", "dedup", "tokenizer-sample", "tokenize",
                           "mix-plan", "mix-scatter", "mix"}
     sampled = sorted(p.name for p in (run / "tokenizer-sample").rglob("part-*.parquet"))
