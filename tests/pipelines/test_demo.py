@@ -29,11 +29,13 @@ PINNED_PYTHON = "3.11.7"
 PINNED = {
     "extract_docs": {"code": 163, "docs": 79},
     "filter_docs": {"code": 163, "docs": 30},
-    "dedup_docs": {"code": 162, "docs": 29},  # one near duplicate each (dedup is on by default)
-    "tokenized_tokens": {"code": 691_055, "docs": 23_783},
-    "train_tokens": {"code": 141_932, "docs": 94_588},
-    "val_tokens": {"code": 1_418, "docs": 136},
-    "train_docs": {"code": 57, "docs": 112},
+    # dedup removes nothing: LSH's two candidate pairs here (pydoc topics #32 ~ #48, Jaccard 0.657;
+    # unittest/test/__main__.py ~ testmock/__main__.py, 0.615) fail the default verification at 0.8.
+    "dedup_docs": {"code": 163, "docs": 30},
+    "tokenized_tokens": {"code": 691_225, "docs": 25_406},
+    "train_tokens": {"code": 149_590, "docs": 99_728},
+    "val_tokens": {"code": 7_814, "docs": 474},
+    "train_docs": {"code": 54, "docs": 116},
 }
 
 
@@ -160,7 +162,7 @@ def test_demo_starts_ray_quietly(demo_run):
     assert "Token authentication" not in done.stderr
     assert "https://" not in done.stderr
     # Progress labels share one width, so `tokenizer-sample` does not shift its bar.
-    bars = [line for line in done.stderr.splitlines() if re.match(r"^[a-z0-9.-]+ +━", line)]
+    bars = [line for line in done.stderr.splitlines() if re.match(r"^[a-z0-9._-]+ +━", line)]
     labels = [line.split()[0] for line in bars]
     rounds = [label for label in labels if label.startswith("dedup.round-")]
     assert labels == ["extract", "annotate", "filter", "dedup.signature", "dedup.candidates", "dedup.verify_send",
