@@ -231,3 +231,112 @@ def test_the_dashboard_without_its_packages_is_refused_naming_the_fix():
     out = _dashboard_probe()
     assert out.returncode != 0
     assert "runner.dashboard: Ray's dashboard needs its packages: pip install 'ray[default]'" in out.stderr
+
+
+def _sharded_checkpoint(tmp_path: Path):
+    """A real sharded checkpoint (one process: DCP's shard files, metadata.json, trainer state) of
+    a small model after one AdamW step, and a loader that fills a fresh model and optimizer."""
+    import torch
+
+    from train import checkpoint
+    from train.distributed import DistEnv
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
+    model(torch.randn(5, 4)).sum().backward()
+    optimizer.step()
+    env = DistEnv(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    path = checkpoint.save_sharded_checkpoint(tmp_path, 7, model, optimizer, {"note": "x"}, env, keep=2)
+
+    def load() -> tuple:
+        fresh = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+        fresh_optimizer = torch.optim.AdamW(fresh.parameters(), lr=0.5)
+        checkpoint.load_sharded_weights(path, fresh, fresh_optimizer)
+        return fresh, fresh_optimizer
+
+    return path, model, optimizer, load
+
+
+def test_a_sharded_checkpoint_has_json_metadata_and_loads_back(tmp_path):
+    import torch
+
+    path, model, optimizer, load = _sharded_checkpoint(tmp_path)
+    assert sorted(p.name for p in path.iterdir()) == [".metadata", "__0_0.distcp", "metadata.json", "trainer_state.pt"]
+    (path / ".metadata").unlink()  # DCP's pickle, kept for torch's own tools: corpusmill does not need it
+    fresh, fresh_optimizer = load()
+    for saved, loaded in zip(model.state_dict().values(), fresh.state_dict().values()):
+        assert torch.equal(saved, loaded)
+    assert fresh_optimizer.param_groups[0]["lr"] == 0.01  # a non-tensor value, read with weights_only=True
+    assert torch.equal(fresh_optimizer.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+
+
+def test_a_pickled_dcp_metadata_file_is_never_opened(tmp_path):
+    """A `.metadata` pickle that touches a file when unpickled: torch's own DCP reader runs it (the
+    control), corpusmill's loader never opens it, with metadata.json there or not."""
+    from torch.distributed.checkpoint import FileSystemReader
+
+    from train.sharded_checkpoint_io import CheckpointMetadataError
+
+    path, _, _, load = _sharded_checkpoint(tmp_path)
+    control, marker = tmp_path / "control-ran", tmp_path / "ran"
+    (path / ".metadata").write_bytes(pickle.dumps(CodeOnLoad(control)))
+    try:
+        FileSystemReader(str(path)).read_metadata()
+    except Exception:  # noqa: BLE001 - the payload ran before anything else could fail
+        pass
+    assert control.exists()  # the payload is live: DCP's reader unpickles it
+
+    (path / ".metadata").write_bytes(pickle.dumps(CodeOnLoad(marker)))
+    load()  # metadata.json is read; the pickle beside it is ignored
+    assert not marker.exists()
+    (path / "metadata.json").unlink()
+    with pytest.raises(CheckpointMetadataError, match="no metadata.json; a sharded checkpoint whose metadata is only a pickle"):
+        load()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda m: m["state_dict_metadata"]["model.0.weight"].update(dtype="load"), "dtype 'load' is not a torch dtype"),
+    (lambda m: m["state_dict_metadata"]["model.0.weight"].update(dtype="__class__"), "is not a torch dtype"),
+    (lambda m: m["storage_data"][0].update(relative_path="../../outside.distcp"), "is not a shard name"),
+    (lambda m: m["state_dict_metadata"]["model.0.weight"].update(kind="pickle"), "is neither a tensor nor bytes"),
+    (lambda m: m.update(extra={"__reduce__": "os.system"}), "the top-level keys differ"),
+])
+def test_a_tampered_json_metadata_is_refused_naming_the_fix(tmp_path, tamper, message):
+    import json
+
+    from train.sharded_checkpoint_io import CheckpointMetadataError
+
+    path, _, _, load = _sharded_checkpoint(tmp_path)
+    metadata = json.loads((path / "metadata.json").read_text())
+    tamper(metadata)
+    (path / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(CheckpointMetadataError, match=message) as refused:
+        load()
+    assert "save the checkpoint again" in str(refused.value)
+
+
+def test_a_non_tensor_value_holding_a_pickled_object_is_refused(tmp_path):
+    """DCP stores non-tensor values (the optimizer's lr, betas) as torch.save'd bytes and its
+    default planner reads them with weights_only=False; ours reads them with True: an lr entry
+    pointed at a payload that touches a file is refused, the file not touched."""
+    import io
+    import json
+
+    import torch
+
+    path, _, _, load = _sharded_checkpoint(tmp_path)
+    marker = tmp_path / "ran"
+    payload = io.BytesIO()
+    torch.save(CodeOnLoad(marker), payload)
+    (path / "__9_0.distcp").write_bytes(payload.getvalue())
+    metadata = json.loads((path / "metadata.json").read_text())
+    [entry] = [e for e in metadata["storage_data"] if e["fqn"] == "optimizer.param_groups.0.lr"]
+    entry.update(relative_path="__9_0.distcp", file_offset=0, length=len(payload.getvalue()))
+    (path / "metadata.json").write_text(json.dumps(metadata))
+    from torch.distributed.checkpoint import CheckpointException  # DCP wraps each rank's error
+
+    with pytest.raises(CheckpointException, match="Weights only load failed"):
+        load()
+    assert not marker.exists()

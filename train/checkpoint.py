@@ -5,7 +5,9 @@ Two layouts, one per way of holding the model:
 - `checkpoints/step-NNNNNNNN/` (--parallel fsdp, any number of processes): a
   torch.distributed.checkpoint directory in which every rank writes its own shards of the model and
   optimizer state, plus `trainer_state.pt` (rank 0) with everything else. torch.distributed.checkpoint reshards on load, so a run saved by N processes
-  resumes on M (one process included) with the same weights and optimizer state.
+  resumes on M (one process included) with the same weights and optimizer state. Its metadata is
+  read from `metadata.json` and every value with `weights_only=True` (train/sharded_checkpoint_io.py):
+  DCP's own `.metadata` pickle, kept for torch's tools, is never opened.
 
 Contents: model and optimizer state dicts, the step (the schedule is a function of it), the data
 position (seed, samples consumed), every rank's torch RNG states and Python's `random` state, the
@@ -26,6 +28,7 @@ from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_di
 
 from tokenization.atomic_files import atomic_path
 from train.distributed import DistEnv, barrier
+from train.sharded_checkpoint_io import JsonMetadataReader, JsonMetadataWriter, WeightsOnlyLoadPlanner
 
 CHECKPOINT_FORMAT = 1
 _NAME = re.compile(r"^step-(\d{8})(\.pt)?$")
@@ -106,7 +109,7 @@ def save_sharded_checkpoint(out_dir: Path, step: int, model, optimizer, payload:
         tmp.mkdir(parents=True)
     barrier(env)
     model_state, optimizer_state = get_state_dict(model, optimizer)
-    dcp.save({"model": model_state, "optimizer": optimizer_state}, checkpoint_id=str(tmp))
+    dcp.save({"model": model_state, "optimizer": optimizer_state}, storage_writer=JsonMetadataWriter(tmp))
     barrier(env)  # every rank's shards are written (and no rank leaves while another still saves)
     if env.is_main:
         torch.save({"format": CHECKPOINT_FORMAT, "step": step, **payload}, tmp / SHARDED_STATE_NAME)
@@ -121,8 +124,16 @@ def load_sharded_weights(path: Path, model, optimizer) -> None:
     plain: each takes the part it holds) and `optimizer`. Collective when distributed."""
     model_state, optimizer_state = get_state_dict(model, optimizer)  # the layout to fill
     state = {"model": model_state, "optimizer": optimizer_state}
-    dcp.load(state, checkpoint_id=str(path))
+    load_sharded_state(state, path)
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
+
+
+def load_sharded_state(state: dict, path: Path) -> None:
+    """Fill `state` (tensors of the layout to load into) from a sharded checkpoint, reading its
+    metadata from JSON and every value with weights_only=True. Collective when distributed."""
+    reader = JsonMetadataReader(path)
+    reader.read_metadata()  # refuses a missing or tampered metadata.json here, before DCP wraps the error
+    dcp.load(state, storage_reader=reader, planner=WeightsOnlyLoadPlanner())
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import save_file
 
 from tokenization.manifest import load_manifest
-from train.checkpoint import is_sharded_checkpoint, latest_checkpoint, load_checkpoint
+from train.checkpoint import is_sharded_checkpoint, latest_checkpoint, load_checkpoint, load_sharded_state
 from train.model import build_model
 from train.model_config import ModelConfig
 
@@ -57,11 +57,9 @@ def load_weights(checkpoint: Path, state: dict, model_cfg: ModelConfig) -> dict[
     """The model's full state dict (fp32, CPU) from either checkpoint layout."""
     if not is_sharded_checkpoint(checkpoint):
         return state["model"]
-    import torch.distributed.checkpoint as dcp
-
     model = build_model(model_cfg)
     weights = {"model": model.state_dict()}
-    dcp.load(weights, checkpoint_id=str(checkpoint))  # one process: gathers every rank's shards
+    load_sharded_state(weights, checkpoint)  # one process: gathers every rank's shards
     return weights["model"]
 
 

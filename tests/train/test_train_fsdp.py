@@ -75,14 +75,15 @@ def test_two_fsdp_processes_match_one(runs):
 
 def test_sharded_checkpoint_layout(runs):
     step8 = runs["two"] / "checkpoints" / "step-00000008"
+    # metadata.json is what corpusmill reads; DCP's .metadata pickle stays for torch's own tools
     assert sorted(p.name for p in step8.iterdir()) == [".metadata", "__0_0.distcp", "__1_0.distcp",
-                                                       "trainer_state.pt"]
+                                                       "metadata.json", "trainer_state.pt"]
     state = load_checkpoint(step8)
     assert state["world_size"] == 2 and len(state["rng"]) == 2 and "model" not in state
     assert state["data"]["samples_consumed"] == 64 and state["config"]["parallel"] == "fsdp"
     # --parallel fsdp on one process writes the same layout, with one shard file
     assert sorted(p.name for p in (runs["one"] / "checkpoints" / "step-00000008").iterdir()) == [
-        ".metadata", "__0_0.distcp", "trainer_state.pt"]
+        ".metadata", "__0_0.distcp", "metadata.json", "trainer_state.pt"]
 
 
 def test_fsdp_resume_is_bitwise_exact(runs):
