@@ -18,9 +18,9 @@ from pipelines.mix_scatter import (SPLITS, finish_manifest, plan_shards, read_pl
 from pipelines.mixture import MixConfig
 from pipelines.rundir import RunDir
 from pipelines.stage import BuildContext, Phase, Stage, TaskSpec, part_path
+from pipelines.stages.tokenizer import run_tokenizer
 from tokenization.manifest import MANIFEST_NAME
 from tokenization.shards import ShardInfo
-from tokenization.tokenizer import tokenizer_spec
 
 STAGING = "mix-staging"
 SHARDS = "shards"
@@ -34,7 +34,7 @@ def plan_task(run_url: str, payload: dict) -> dict:
         run.fs.rm(run.path(STAGING), recursive=True)
     parts = {source: [run.path(p) for p in paths] for source, paths in payload["parts"].items()}
     plan = plan_shards(run.fs, parts, MixConfig.model_validate(payload["mix"]),
-                       tokenizer_spec(payload["tokenizer"]), run.path(STAGING))
+                       run_tokenizer(run, payload["tokenizer"]), run.path(STAGING))
     return {"source": "_all", "num_parts": len(plan["parts"]),
             "num_shards": sum(len(plan["cuts"][s]) for s in SPLITS)}
 
@@ -50,7 +50,7 @@ def shard_task(run_url: str, payload: dict) -> dict:
     run = RunDir(run_url)
     plan = read_plan(run.fs, run.path(STAGING))
     infos = write_planned_bucket(run.fs, run.path(STAGING), run.path(SHARDS), payload["split"], payload["bucket"],
-                                 plan, tokenizer_spec(payload["tokenizer"]))
+                                 plan, run_tokenizer(run, payload["tokenizer"]))
     return {"source": "_all", "split": payload["split"], "shard_infos": [info.to_json() for info in infos],
             "num_docs_out": sum(i.num_docs for i in infos),
             f"num_tokens_{payload['split']}": sum(i.num_tokens for i in infos), "num_shards": len(infos)}
@@ -103,7 +103,7 @@ class MixStage(Stage):
         for stats in sorted(result.stats, key=lambda s: order[s["task"]]):
             shards[stats["split"]].extend(ShardInfo(**info) for info in stats["shard_infos"])
         manifest = finish_manifest(ctx.run.fs, ctx.run.path(SHARDS), plan, shards,
-                                   tokenizer_spec(planned.payload["tokenizer"]))
+                                   run_tokenizer(ctx.run, planned.payload["tokenizer"]))
         scattered = ctx.run.path(STAGING, "scatter")  # a copy of the selected tokens: not kept
         if ctx.run.fs.exists(scattered):
             ctx.run.fs.rm(scattered, recursive=True)

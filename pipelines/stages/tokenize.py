@@ -1,7 +1,7 @@
 """tokenize: kept documents -> tokenize/<source>/part-<task>.parquet (doc_id, source, tokens, num_tokens).
 
 One tokenizer per worker process (cached by sha256 in tokenization.tokenizer); the tokenizer was
-chosen by the `tokenizer` stage on the driver and travels as a path in the payload.
+chosen by the `tokenizer` stage on the driver and travels as a path in the run directory.
 """
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pyarrow.compute as pc
 
 from pipelines.rundir import RunDir
 from pipelines.stage import BuildContext, Stage, TaskSpec, downstream_tasks, part_path
+from pipelines.stages.tokenizer import run_tokenizer
 from tokenization.encode import encode_table
-from tokenization.tokenizer import tokenizer_spec
 
 
 def tokenize_task(run_url: str, payload: dict) -> dict:
     run = RunDir(run_url)
-    spec = tokenizer_spec(payload["tokenizer"])
+    spec = run_tokenizer(run, payload["tokenizer"])
     table = run.read_parquet(payload["input"], columns=["id", "source", "text"])
     tokens = encode_table(table, spec)
     run.write_parquet(part_path("tokenize", payload["source"], payload["task_id"]), tokens)

@@ -6,9 +6,11 @@ kept document streamed part by part. A trained tokenizer is reused while its set
 input parts (by fingerprint) are unchanged; then the sample phase does not run at all.
 
 A two-phase stage: phase `tokenizer-sample` (workers), then the training in `finish` (driver). Its
-output travels to the `tokenize` and `mix` stages as `ctx.values["tokenizer"]` (a path, its sha256,
-the EOS token, the tiktoken ranks file, and whether tiktoken runs with ranks derived from the merges,
-decided here by `choose_fast_path` on a sample of the documents).
+output travels to the `tokenize` and `mix` stages as `ctx.values["tokenizer"]` (its path inside the
+run directory, its sha256, the EOS token, the tiktoken ranks file, and whether tiktoken runs with
+ranks derived from the merges, decided here by `choose_fast_path` on a sample of the documents).
+The path is relative to the run directory and its content is in the sha256, so task fingerprints
+do not change when a finished run directory is moved (`run_tokenizer` resolves it on a worker).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from pipelines.rundir import RunDir
 from pipelines.stage import BuildContext, Phase, Stage, StageResult, part_path
 from pipelines.stages.tokenizer_sample import SAMPLE_STAGE, collect_sample, sample_task, sample_tasks
 from tokenization.tokenizer import tokenizer_spec, with_fast_path
@@ -28,13 +31,21 @@ VERIFY_DOCS_PER_SOURCE = 64
 VERIFY_CHARS_PER_SOURCE = 2_000_000
 
 
+def run_tokenizer(run: RunDir, settings: dict):
+    """The TokenizerSpec of a payload's tokenizer settings, whose `path` is relative to the run
+    directory: a local file in a local run, a URL in a remote one (each worker then fetches it once
+    into its cache, checked against the sha256)."""
+    location = run.path(settings["path"])
+    return tokenizer_spec({**settings, "path": location if run.is_local else run.fs.unstrip_protocol(location)})
+
+
 def choose_fast_path(run, settings: dict, previous: StageResult, console=None) -> dict:
     """`settings` with `derive_tiktoken` on when tiktoken, with ranks derived from the tokenizer's
     merges, gives tokenizers' ids on a sample of this build's documents (up to 64 spread over the
     first part of each source, 2M characters at most per source), else off, with the reason printed
     and kept in tokenizer/fast-path.json. Decided once on the driver, so every task of the build
     encodes with the same back end."""
-    spec = tokenizer_spec(settings)
+    spec = run_tokenizer(run, settings)
     if spec.tiktoken_ranks is not None:
         return settings
     texts, seen = [], set()
@@ -93,10 +104,7 @@ class TokenizerStage(Stage):
         tok = self._config(ctx)
         self._prepare(ctx, tok)
         run = ctx.run
-        # Workers load the tokenizer from this location: a path in a local run, a URL in a remote
-        # one (each worker then fetches it once into its cache, checked against the sha256).
-        location = run.path(TOKENIZER_REL) if run.is_local else run.fs.unstrip_protocol(run.path(TOKENIZER_REL))
-        settings = {"path": location, "sha256": hashlib.sha256(run.fs.cat_file(run.path(TOKENIZER_REL))).hexdigest(),
+        settings = {"path": TOKENIZER_REL, "sha256": hashlib.sha256(run.fs.cat_file(run.path(TOKENIZER_REL))).hexdigest(),
                     "eos_token": tok.eos_token, "tiktoken_ranks": tok.tiktoken_ranks}
         ctx.values["tokenizer"] = choose_fast_path(run, settings, ctx.input_of(self), ctx.console)
 
