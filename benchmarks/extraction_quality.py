@@ -25,9 +25,9 @@ from corpora.commoncrawl import Options, SkipRecord, record_to_document, target_
 from corpora.schema import SkipCounter  # noqa: E402
 
 try:  # run as `python benchmarks/<script>.py` or by `python -m benchmarks`
-    from results import record  # noqa: E402
+    from results import record as record_figure  # noqa: E402
 except ImportError:  # pragma: no cover
-    from benchmarks.results import record  # noqa: E402
+    from benchmarks.results import record as record_figure  # noqa: E402
 from corpora.warc_records import iter_archive_records  # noqa: E402
 
 _SPACES = re.compile(r"\s+")
@@ -100,9 +100,9 @@ def main() -> None:
               f"{(with_present + without_absent) / 2:>7.4f} {len(urls) / seconds:>12.1f}")
     # corpusmill's default extractor (resiliparse) against trafilatura (datatrove's extractor)
     (ours_score, ours_speed), (anchor_score, anchor_speed) = figures["resiliparse"], figures["trafilatura"]
-    record("extract quality", f"ground-truth snippets, mean of with/without ({len(urls)} pages)",
+    record_figure("extract quality", f"ground-truth snippets, mean of with/without ({len(urls)} pages)",
            corpusmill=ours_score, anchor=anchor_score, unit="fraction", anchor_name="trafilatura")
-    record("extract quality", "pages/s per core", corpusmill=ours_speed, anchor=anchor_speed, unit="pages/s",
+    record_figure("extract quality", "pages/s per core", corpusmill=ours_speed, anchor=anchor_speed, unit="pages/s",
            anchor_name="trafilatura")
 
 
