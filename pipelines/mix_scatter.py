@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.mixture import (TOKENIZER_NAME, MixConfig, plan_mixture, seeded_rng, select_documents,
-                               split_validation)
+                               split_validation, validation_warnings)
 from tokenization.atomic_files import temp_name
 from tokenization.encode import check_tokenized
 from tokenization.manifest import MANIFEST_NAME, Manifest
@@ -149,6 +149,9 @@ def plan_shards(fs, parts: Mapping[str, Sequence[str]], config: MixConfig, spec:
                                        seeded_rng(config.seed, "select", name))]
         train_entries.append((part_ids[picked], rows[picked], lengths[picked]))
         train_docs[name] = len(picked)
+    plan_record = plan.to_json()
+    plan_record["warnings"] += validation_warnings(
+        val_stats, {name: int(entry[2].sum()) for name, entry in zip(source_names, train_entries)})
 
     cuts, shard_sizes, selections = {}, {}, [[] for _ in part_list]
     for split_id, (split, entries) in enumerate((("train", train_entries), ("val", val_entries))):
@@ -174,7 +177,7 @@ def plan_shards(fs, parts: Mapping[str, Sequence[str]], config: MixConfig, spec:
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
         put_bytes(fs, f"{staging}/select/{g:05d}.parquet", buffer.getvalue())
-    record = {"parts": part_list, "cuts": cuts, "plan": plan.to_json(), "train_docs": train_docs,
+    record = {"parts": part_list, "cuts": cuts, "plan": plan_record, "train_docs": train_docs,
               "val_stats": val_stats, "config": config.model_dump(mode="json", exclude={"task_tokens"}),
               "scatter_groups": groups, "buckets": buckets}
     put_bytes(fs, f"{staging}/{PLAN_NAME}", json.dumps(record).encode())  # key order kept: manifest bytes

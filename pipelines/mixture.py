@@ -170,6 +170,19 @@ def plan_mixture(available_tokens: Mapping[str, int], config: MixConfig) -> Mixt
     )
 
 
+def validation_warnings(val_stats: Mapping[str, tuple[int, int]], train_tokens: Mapping[str, int]) -> list[str]:
+    """A sentence per source whose validation hold-out (`val_stats`: documents, tokens) holds more
+    tokens than training takes from it: the hold-out is a fraction of documents (at least
+    `min_val_docs`), so a source of a few long documents, or one the budget barely samples, would
+    weigh more in the validation loss than in training."""
+    return [
+        f"source '{name}': validation holds {num_tokens:,} tokens ({num_docs} documents), more than the "
+        f"{train_tokens[name]:,} tokens training takes from it; lower mix.min_val_docs or mix.val_fraction "
+        "(validation is a fraction of documents), or raise its weight"
+        for name, (num_docs, num_tokens) in sorted(val_stats.items()) if num_tokens > train_tokens.get(name, 0)
+    ]
+
+
 def _water_fill(target: dict[str, float], cap_tokens: dict[str, int], total: int):
     """Least-KL mixture under caps: capped sources at their cap, the rest in target proportion."""
     capped: set[str] = set()

@@ -353,3 +353,60 @@ def test_task_layout_changes_who_moves_tokens_never_the_shards(real_parts, tmp_p
         for name in names:
             assert (tmp_path / str(task_tokens) / name).read_bytes() == (tmp_path / "1" / name).read_bytes(), name
     assert "task_tokens" not in outputs[1].mixture["config"]  # a work split, not part of the data's description
+
+
+# ----------------------------------------------------------------------------- validation vs training
+
+
+def test_validation_larger_than_training_is_a_warning():
+    from pipelines.mixture import validation_warnings
+
+    warnings = validation_warnings({"books": [1, 236_876], "web": [2, 2_485]}, {"books": 50_331, "web": 238_391})
+    assert warnings == [
+        "source 'books': validation holds 236,876 tokens (1 documents), more than the 50,331 tokens training "
+        "takes from it; lower mix.min_val_docs or mix.val_fraction (validation is a fraction of documents), "
+        "or raise its weight"]
+    assert validation_warnings({"web": [0, 0]}, {"web": 0}) == []
+
+
+def test_real_books_held_out_beyond_their_training_share_are_flagged(real_parts, tmp_path):
+    """Books at 1% of the mixture: one held-out book (min_val_docs 1) holds more tokens than training
+    takes from the 25, which the plan says; with min_val_docs 0 there is no book to hold out."""
+    weights = {"web": 0.6, "wikipedia": 0.2, "code": 0.19, "books": 0.01}
+    config = MixConfig(weights=weights, shard_tokens=1_000_000, seed=7, val_fraction=0.01)
+    plan = plan_shards(fsspec.filesystem("file"), real_parts["parts"], config, real_parts["spec"], str(tmp_path / "a"))
+    books_val_docs, books_val_tokens = plan["val_stats"]["books"]
+    assert books_val_docs == 1  # round(0.01 * 25) = 0, raised to min_val_docs
+    books_train = plan["plan"]["sources"]["books"]["planned_tokens"]
+    assert books_val_tokens > books_train  # one whole book against ~1% of a small budget
+    assert [w for w in plan["plan"]["warnings"] if w.startswith("source 'books': validation holds")] != []
+    quiet = plan_shards(fsspec.filesystem("file"), real_parts["parts"], config.model_copy(update={"min_val_docs": 0}),
+                        real_parts["spec"], str(tmp_path / "b"))
+    assert quiet["val_stats"]["books"] == [0, 0]
+    assert not any("validation holds" in w for w in quiet["plan"]["warnings"] if "'books'" in w)
+
+
+def test_the_full_mixture_recipe_budget_uses_more_than_a_sliver_of_each_source():
+    """recipes/full-mixture.yaml's mix section planned over the tokens its sources had in a build of
+    the shared data (measured: train-side tokens after the val hold-out, with the GPT-2 tokenizer):
+    web is the binding source at its 4-epoch cap, and every other source gives more than 1.5% of
+    its tokens (at web's former 1-epoch cap: 0.4-3%)."""
+    from pathlib import Path
+
+    import yaml
+
+    recipe = yaml.safe_load((Path(__file__).resolve().parents[2] / "recipes" / "full-mixture.yaml").read_text())
+    config = MixConfig.model_validate(recipe["mix"])
+    available = {"web": 238_391, "wiki": 24_633_945, "code": 8_450_640, "books": 2_243_521, "papers": 470_868}
+    plan = plan_mixture(available, config)
+    assert plan.limited_by == ["web"] and plan.sources["web"].epochs == 4.0
+    budget = 4 * 238_391 / 0.47  # web's cap over its weight
+    assert {name: round(p.epochs, 4) for name, p in plan.sources.items()} == {
+        "web": 4.0, "wiki": round(0.2 * budget / 24_633_945, 4), "code": round(0.2 * budget / 8_450_640, 4),
+        "books": round(0.1 * budget / 2_243_521, 4), "papers": round(0.03 * budget / 470_868, 4)}
+    assert min(p.epochs for p in plan.sources.values()) > 0.015
+    old = plan_mixture(available, config.model_copy(update={"max_epochs": {**config.max_epochs, "web": 1.0}}))
+    assert max(p.epochs for name, p in old.sources.items() if name != "web") < 0.035
+    # No minimum hold-out: 25 books and a few papers hold out none at 1%.
+    assert config.min_val_docs == 0
+    assert [len(split_validation(n, config, np.random.default_rng(0))[0]) for n in (25, 3, 95, 213)] == [0, 0, 1, 2]
