@@ -7,6 +7,9 @@
   payloads between our processes; that is not data from users' files.)
 - A recipe that carries a Python object tag is refused, not constructed.
 - Checkpoints are read with `weights_only=True`: a checkpoint holding a pickled object is refused.
+  Sharded (FSDP) checkpoints are read from their metadata.json, never DCP's `.metadata` pickle,
+  with every non-tensor value through `weights_only=True` too (train/sharded_checkpoint_io.py).
+- The Ray dashboard, when enabled, listens on 127.0.0.1 only (every socket of its process).
 """
 from __future__ import annotations
 
