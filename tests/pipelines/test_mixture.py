@@ -388,25 +388,27 @@ def test_real_books_held_out_beyond_their_training_share_are_flagged(real_parts,
 
 def test_the_full_mixture_recipe_budget_uses_more_than_a_sliver_of_each_source():
     """recipes/full-mixture.yaml's mix section planned over the tokens its sources had in a build of
-    the shared data (measured: train-side tokens after the val hold-out, with the GPT-2 tokenizer):
-    web is the binding source at its 4-epoch cap, and every other source gives more than 1.5% of
-    its tokens (at web's former 1-epoch cap: 0.4-3%)."""
+    the shared data with this recipe (measured: train-side tokens after the val hold-out, GPT-2
+    tokenizer; that build achieved books 7.8%, code 4.7%, papers 11.2%, wiki 1.55% of their tokens,
+    no warnings, no source with more validation than training tokens): web is the binding source at
+    its 4-epoch cap, and every other source gives more than 1.5% of its tokens (at web's former
+    1-epoch cap: 0.4-2.8%)."""
     from pathlib import Path
 
     import yaml
 
     recipe = yaml.safe_load((Path(__file__).resolve().parents[2] / "recipes" / "full-mixture.yaml").read_text())
     config = MixConfig.model_validate(recipe["mix"])
-    available = {"web": 238_391, "wiki": 24_633_945, "code": 8_450_640, "books": 2_243_521, "papers": 470_868}
+    available = {"web": 223_925, "wiki": 24_578_525, "code": 8_036_032, "books": 2_480_397, "papers": 503_552}
     plan = plan_mixture(available, config)
     assert plan.limited_by == ["web"] and plan.sources["web"].epochs == 4.0
-    budget = 4 * 238_391 / 0.47  # web's cap over its weight
+    budget = 4 * 223_925 / 0.47  # web's cap over its weight
     assert {name: round(p.epochs, 4) for name, p in plan.sources.items()} == {
-        "web": 4.0, "wiki": round(0.2 * budget / 24_633_945, 4), "code": round(0.2 * budget / 8_450_640, 4),
-        "books": round(0.1 * budget / 2_243_521, 4), "papers": round(0.03 * budget / 470_868, 4)}
+        "web": 4.0, "wiki": round(0.2 * budget / 24_578_525, 4), "code": round(0.2 * budget / 8_036_032, 4),
+        "books": round(0.1 * budget / 2_480_397, 4), "papers": round(0.03 * budget / 503_552, 4)}
     assert min(p.epochs for p in plan.sources.values()) > 0.015
     old = plan_mixture(available, config.model_copy(update={"max_epochs": {**config.max_epochs, "web": 1.0}}))
-    assert max(p.epochs for name, p in old.sources.items() if name != "web") < 0.035
+    assert max(p.epochs for name, p in old.sources.items() if name != "web") < 0.03
     # No minimum hold-out: 25 books and a few papers hold out none at 1%.
     assert config.min_val_docs == 0
     assert [len(split_validation(n, config, np.random.default_rng(0))[0]) for n in (25, 3, 95, 213)] == [0, 0, 1, 2]
