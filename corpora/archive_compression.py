@@ -91,7 +91,8 @@ def decompressed_head(head: bytes, compression: Compression, max_output: int = 8
 
 
 class DecompressingReader(io.RawIOBase):
-    """The decompressed bytes of a gzip / zstd / bzip2 / xz file (one stream or many members).
+    """The decompressed bytes of a gzip / zstd / bzip2 / xz file (one stream or many members),
+    decoded in bounded pieces (BoundedDecoder), so a decompression bomb costs no memory.
 
     Where the compressed data is cut or corrupt the stream ends instead of raising, with
     `damage` set to "truncated" or "corrupt", after every byte decoded before the damage
@@ -105,7 +106,8 @@ class DecompressingReader(io.RawIOBase):
         self._raw = raw
         self._compression = compression
         self._dictionary, _ = zstd_dictionary(head) if compression == "zstd" else (None, 0)
-        self._decoder = None  # None between members
+        self._decoder: BoundedDecoder | None = None  # None between members
+        self._pieces = None  # the decoder's output for the data last fed, piece by piece (bounded)
         self._pending = b""  # compressed bytes read but not yet fed
         self._out = memoryview(b"")
         self._position = 0
@@ -135,7 +137,21 @@ class DecompressingReader(io.RawIOBase):
         return data
 
     def _decode_step(self) -> bool:
-        """Decode one chunk into `_out`; False at the end of the data (or at damage)."""
+        """Decode one piece (at most BoundedDecoder's) into `_out`; False at the end of the data
+        (or at damage)."""
+        if self._pieces is not None:
+            try:
+                self._out = memoryview(next(self._pieces))
+                return True
+            except StopIteration:
+                self._pieces = None
+            except Exception:  # noqa: BLE001 - zlib / bz2 / lzma / zstd errors: corrupt bytes
+                self.damage = "corrupt"
+                return False
+            if self._decoder.eof:
+                self._pending = self._decoder.unused_data + self._pending
+                self._decoder = None
+            return True
         if self._decoder is None:  # a member boundary: padding, a skippable frame, or a member
             data = self._read_compressed(min_bytes=8)
             if not data.strip(b"\0"):
@@ -148,20 +164,14 @@ class DecompressingReader(io.RawIOBase):
             if sniff_compression(data) != self._compression:
                 self.damage = "corrupt"  # trailing bytes that are not another member
                 return False
-            self._decoder = new_decoder(self._compression, self._dictionary)
+            self._decoder = BoundedDecoder(self._compression,
+                                           lambda: new_decoder(self._compression, self._dictionary))
         else:
             data = self._read_compressed()
             if not data:
                 self.damage = "truncated"
                 return False
-        try:
-            self._out = memoryview(self._decoder.decompress(data))
-        except Exception:  # noqa: BLE001 - zlib / bz2 / lzma / zstd errors: corrupt bytes
-            self.damage = "corrupt"
-            return False
-        if self._decoder.eof:
-            self._pending = self._decoder.unused_data + self._pending
-            self._decoder = None
+        self._pieces = self._decoder.pieces(data)
         return True
 
 def new_decoder(compression: Compression, dictionary: bytes | None):

@@ -100,3 +100,27 @@ def test_the_ratio_limit_is_a_jsonl_option(tmp_path):
         docs = list(iter_documents(path, source="s", file_key="f", options=options, skips=skips))
         assert [d["text"] for d in docs] == texts
         assert dict(skips) == reasons
+
+
+@pytest.mark.parametrize("codec", sorted(COMPRESS))
+def test_the_warc_and_papers_decompressing_stream_holds_one_piece_at_a_time(codec):
+    """DecompressingReader (bzip2 / xz / one-stream gzip or zstd WARCs, papers bundles) over a
+    128 MiB bomb: every byte comes through, and the Python heap never holds more than a couple of
+    decoder pieces (reading whole 16 KiB compressed steps held 63-558 MiB for a 256 MiB bomb)."""
+    import io
+    import tracemalloc
+
+    from corpora.archive_compression import DecompressingReader
+
+    packed = COMPRESS[codec](b"a" * (128 * MiB))
+    tracemalloc.start()
+    try:
+        stream = io.BufferedReader(DecompressingReader(io.BytesIO(packed), codec, packed[:64]), 1 << 16)
+        num_bytes = 0
+        while chunk := stream.read(MiB):
+            num_bytes += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert num_bytes == 128 * MiB and stream.raw.damage is None
+    assert peak < 2 * MAX_PIECE_BYTES[codec] + 4 * MiB, (codec, peak)  # + the 1 MiB reads and their joins
