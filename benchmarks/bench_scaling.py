@@ -3,7 +3,8 @@ embedded Ray (2 CPUs): wall time per stage, peak RSS per process, fitted slope p
 mix at the largest size three ways: the Ray stage (N tasks), the same steps in one process
 (shard_assembly.build_shards, 1 task), and the one-process mix it replaced (from git, --before).
 
-    python benchmarks/bench_scaling.py [--factors 1 4 16] [--unit small|full] [--json out.json]
+    python benchmarks/bench_scaling.py [--factors 1 4 16] [--unit small|full] [--work DIR] [--json out.json]
+    python benchmarks/bench_scaling.py --quick   # a few files at 1x and 2x: checks the path, not figures
 
 Input unit (`--unit small`, the default here because the machine is small and shared): the
 shared real crawl WARCs (web/warc-real), the code corpus and the 25 Gutenberg books; `full` adds

@@ -2,9 +2,10 @@
 
 Copy k of an input is the original with one copy-specific English word inserted after every 4th
 word of its text, so that the dedup stage (on by default) keeps k times the documents instead of
-folding the copies back to one: every word 5-gram of a copy holds that word (near-duplicate
-MinHash on word 5-grams sees no shared shingle between two copies), and no copy's normalized text
-equals another's (exact dedup). The words are ordinary adverbs, so a copy stays English for
+folding the copies back to one: every word 5-gram of the text as written holds that word, and no
+copy's normalized text equals another's (exact dedup). After main-content extraction a few runs of
+words lose their insertion, so two copies of a page share a few shingles: Jaccard at most 0.057
+on a real WARC (tests/test_scaling_inputs.py), far under what MinHash LSH and verification keep. The words are ordinary adverbs, so a copy stays English for
 language id and keeps its stop-word ratio for the quality filters. Copy 0 is the original, byte for
 byte. Deterministic: the same copy of the same file is the same bytes.
 
@@ -59,7 +60,9 @@ class _Inserter:
         return _WORD_TEXT.sub(lambda m: self._after(m.group(0), " ", self.word), text)
 
     def html_bytes(self, html: bytes) -> bytes:
-        word = self.word.encode()
+        # a space on both sides: a text piece can end where an inline tag and the next word follow
+        # with no space ("one</b>two"), and the word must not glue onto it ("one indeedtwo")
+        word = self.word.encode() + b" "
         pieces = _NOT_TEXT.split(html)  # odd indexes: tags, scripts, styles, comments
         return b"".join(piece if i % 2 else _WORD_BYTES.sub(lambda m: self._after(m.group(0), b" ", word), piece)
                         for i, piece in enumerate(pieces))
