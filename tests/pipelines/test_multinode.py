@@ -29,10 +29,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ray_node(args: list[str], temp_dir: Path) -> subprocess.Popen:
+def _ray_node(args: list[str], temp_dir: Path, env: dict | None = None) -> subprocess.Popen:
     # --block keeps `ray start` in the foreground: stopping it stops exactly this node's processes
     # (never `ray stop`, which would stop every Ray on the machine).
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    env = {**os.environ, "RAY_AUTH_MODE": "token", **(env or {})}
     return subprocess.Popen([RAY, "start", "--block", "--num-cpus=1", "--disable-usage-stats",
                              f"--temp-dir={temp_dir}", *args], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -44,6 +44,16 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=30)
     except (ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for_port(host: str, port: int, timeout: float = 90) -> None:
+    """Until the head's GCS accepts connections (or the time runs out: the join then fails, saying so)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.5)
 
 
 @dataclass
@@ -61,12 +71,7 @@ def cluster(tmp_path_factory):
     worker = None
     try:
         address = f"127.0.0.2:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.2", port)) == 0:
-                    break
-            time.sleep(0.5)
+        wait_for_port("127.0.0.2", port)
         worker = _ray_node([f"--address={address}", "--node-ip-address=127.0.0.3"], temp_dir)
         yield Cluster(address, worker)
     finally:
