@@ -65,9 +65,10 @@ def _versions() -> dict[str, str]:
 
 def remove_stale_temporaries(run: RunDir) -> None:
     """Delete half-written temporaries (tokenization.atomic_files: the one style every writer uses)
-    a killed run left behind (one build per run dir)."""
+    and abort unfinished S3 multipart uploads a killed run left behind (one build per run dir)."""
     for path in run.glob(TEMP_GLOB):
         run.fs.rm(path)
+    run.abort_unfinished_uploads()
 
 
 def stage_inputs(resolved: ResolvedRecipe, stages: tuple[Stage, ...] = STAGES) -> dict[str, str | None]:

@@ -86,6 +86,25 @@ class RunDir:
         path = rel_or_abs if rel_or_abs.startswith(self.root) else self.path(rel_or_abs)
         return pq.read_table(path, filesystem=self.fs, columns=columns)
 
+    def abort_unfinished_uploads(self) -> list[str]:
+        """Abort the multipart uploads left unfinished under this run on S3 (a writer killed
+        mid-upload of a large object); return their keys. Such an upload is no object (no reader
+        or marker check ever sees it) but its parts are stored, and billed, until aborted. Only
+        for the holder of the run directory (pipelines.run_lock): no one else writes under it."""
+        if not hasattr(self.fs, "list_multipart_uploads"):  # not S3 (a local or other fsspec store)
+            return []
+        bucket, _, prefix = self.root.partition("/")
+        prefix = prefix.rstrip("/") + "/"
+        aborted, markers = [], {}
+        while True:
+            page = self.fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=prefix, **markers)
+            for upload in page.get("Uploads", []):
+                self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                aborted.append(upload["Key"])
+            if not page.get("IsTruncated"):
+                return aborted
+            markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+
     def glob(self, pattern: str) -> list[str]:
         """Sorted paths (absolute within the filesystem) matching a pattern relative to the run."""
         return sorted(self.fs.glob(self.path(pattern)))
