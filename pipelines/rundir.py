@@ -24,7 +24,9 @@ PARQUET_OPTIONS = dict(compression="zstd", row_group_size=10_000)
 
 class RunDir:
     def __init__(self, root: str):
-        self.fs, self.root = url_to_fs(root)
+        # No cached listings on a remote store: a driver that listed a folder once (an `exists`
+        # answered from the parent's listing) would not see what workers wrote there since.
+        self.fs, self.root = url_to_fs(root, **({"use_listings_cache": False} if "://" in root else {}))
         self.url = root
         self.is_local = isinstance(self.fs, fsspec.implementations.local.LocalFileSystem)
         self.fs.makedirs(self.root, exist_ok=True)

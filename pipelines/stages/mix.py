@@ -83,8 +83,24 @@ class MixStage(Stage):
     def _scatter_tasks(self, ctx: BuildContext) -> list[TaskSpec]:
         planned = ctx.results["mix-plan"].tasks[0]
         plan = read_plan(ctx.run.fs, ctx.run.path(STAGING))
-        return [TaskSpec(f"{group:05d}", {"group": group, "source": "_all", "upstream": planned.fingerprint})
-                for group in range(len(plan["scatter_groups"]))]
+        tasks = [TaskSpec(f"{group:05d}", {"group": group, "source": "_all", "upstream": planned.fingerprint})
+                 for group in range(len(plan["scatter_groups"]))]
+        self._rescatter_for_lost_shards(ctx, tasks)
+        return tasks
+
+    def _rescatter_for_lost_shards(self, ctx: BuildContext, scatter_tasks: list[TaskSpec]) -> None:
+        """A finished mix removes its scattered copies; a shard lost after that (its object or its
+        marker: a crash between the two, an upload never completed) needs them again to be
+        rewritten. Then the scatter markers go, so the copies are made anew (same plan, same bytes)."""
+        run = ctx.run
+        if run.exists(STAGING, "scatter"):  # the copies are there (or the scatter has not finished)
+            return
+        done = {path.rsplit("/", 1)[-1] for path in run.glob(f"_done/{self.name}/*")}
+        if all(task.task_id in done for task in self._shard_tasks(ctx)):
+            return
+        for task in scatter_tasks:
+            if run.exists(f"_done/mix-scatter/{task.task_id}"):
+                run.fs.rm(run.path(f"_done/mix-scatter/{task.task_id}"))
 
     def _shard_tasks(self, ctx: BuildContext) -> list[TaskSpec]:
         planned = ctx.results["mix-plan"].tasks[0]
