@@ -81,8 +81,7 @@ def s3_baseline(s3, s3_inputs, s3_recipe, tmp_path_factory):
 
 def test_a_part_without_its_marker_and_an_unfinished_multipart_upload_are_not_taken_as_done(s3_baseline, tmp_path):
     fs, env, inputs, write_s3_recipe, baseline = s3_baseline
-    # Damaged in place: a copy elsewhere would change the run's own path, which some payloads
-    # name (the tokenizer's location), and rerun more than the damaged tasks.
+    # Damaged in place, then compared with its objects as first built.
     base = run = "corpus/faults-base"
     # (a) a crash between data and marker: the part is there (here cut short), its marker is not.
     extract_part = sorted(fs.glob(f"{run}/extract/*/part-*.parquet"))[0]
@@ -93,8 +92,10 @@ def test_a_part_without_its_marker_and_an_unfinished_multipart_upload_are_not_ta
     # (b) a writer killed mid-upload: a multipart upload of the object begun, never completed; no
     # object and no marker. Once for a tokenized part and once for a shard.
     damaged = {"extract": extract_part}
-    for phase, pattern in (("tokenize", "tokenize/*/part-*.parquet"), ("mix", "shards/train-*.arrow")):
-        key = sorted(fs.glob(f"{run}/{pattern}"))[-1]
+    tokenized = sorted(fs.glob(f"{run}/tokenize/*/part-*.parquet"))[-1]
+    # A mix task writes a bucket of shards and is named after its first one.
+    bucket = Path(sorted(fs.ls(f"{run}/_done/mix"))[-1]).name
+    for phase, key in (("tokenize", tokenized), ("mix", f"{run}/shards/{bucket}.arrow")):
         data = fs.cat_file(key)
         fs.rm(key)
         fs.rm(f"{run}/_done/{phase}/{Path(key).stem.removeprefix('part-')}")
