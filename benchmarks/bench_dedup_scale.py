@@ -28,8 +28,8 @@ Least-squares slope 0.91 (an earlier run under load 11-17 for the small sizes an
 112.8 / 509.8 / 1,085.4 s: the slope follows the load, not the data). Every phase grows at most
 linearly (2M / 100k: signature 16x, candidates 18x, verify 15x, rounds 1.2x, for N 20x); 4
 propagation rounds at every size. A partition task's memory grows with N / num_partitions (at 2M
-and 16 partitions the largest worker peaks at 1.2 GB): raise `dedup.num_partitions` with N to keep
-it flat.
+and 16 partitions the largest worker peaks at 1.2 GB), so the default (`num_partitions: null`) sizes
+them at one per 125,000 documents (16 at least; this benchmark pins 16 to measure the growth).
 
     python benchmarks/bench_dedup_scale.py --sizes 100000 500000 [2000000] [--num-cpus 2]
 """

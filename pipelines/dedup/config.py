@@ -2,9 +2,17 @@
 `dedup: {enabled: false}`) turns it off."""
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+# Automatic partitions: 2M documents in 16 partitions peaked a worker at 1.2 GB; 125,000 documents a
+# partition keeps every task near that whatever the input size.
+DOCS_PER_PARTITION = 125_000
+MIN_AUTO_PARTITIONS = 16
+MAX_PARTITIONS = 4096
 
 
 class DedupConfig(BaseModel):
@@ -36,8 +44,12 @@ class DedupConfig(BaseModel):
         "(benchmarks/bench_dedup_verify.py)")
     source_priority: list[str] | None = Field(
         None, description="sources in keep order (first is kept first); default: the recipe's order")
-    num_partitions: int = Field(16, ge=1, le=4096, description="hash partitions of the shuffles "
-                                "(each task holds about 1/num_partitions of the buckets and edges)")
+    num_partitions: int | None = Field(
+        None, ge=1, le=MAX_PARTITIONS, description="hash partitions of the shuffles (each task holds about "
+        "1/num_partitions of the buckets, pairs and edges); null: sized from the documents dedup reads, "
+        "one per DOCS_PER_PARTITION (125,000) and at least 16, because a partition task's memory grows with "
+        "its share (1.2 GB at 2M documents in 16 partitions, benchmarks/bench_dedup_scale.py). The output "
+        "never depends on it")
     max_clique: int = Field(32, ge=2, description="a bucket of up to this many documents gives all "
                             "its pairs; a larger one pairs its smallest document with each other")
     max_iterations: int = Field(64, ge=1, description="min-label propagation rounds before giving up")
@@ -46,6 +58,13 @@ class DedupConfig(BaseModel):
     @classmethod
     def _bool_is_enabled(cls, value):
         return {"enabled": value} if isinstance(value, bool) else value
+
+    def with_partitions_for(self, num_documents: int) -> "DedupConfig":
+        """This config with `num_partitions` set: as given, or sized from `num_documents`."""
+        if self.num_partitions is not None:
+            return self
+        sized = max(MIN_AUTO_PARTITIONS, math.ceil(num_documents / DOCS_PER_PARTITION))
+        return self.model_copy(update={"num_partitions": min(sized, MAX_PARTITIONS)})
 
     @property
     def num_perm(self) -> int:

@@ -64,8 +64,9 @@ class DedupStage(Stage):
         return resolved.sections.get("dedup") or DedupConfig()  # on unless the recipe turns it off
 
     def phases(self, ctx: BuildContext) -> Iterator[Phase]:
-        config = self._config(ctx.resolved)
         previous = ctx.input_of(self)
+        num_documents = sum(s.get("num_docs_out", 0) for s in previous.stats)
+        config = self._config(ctx.resolved).with_partitions_for(num_documents)
         priorities = source_priorities(config, [s.name for s in ctx.resolved.recipe.sources])
         generation = work_generation(config, priorities, previous)
         remove_other_generations(ctx.run, generation)

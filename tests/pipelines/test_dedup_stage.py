@@ -213,3 +213,45 @@ def test_exact_jaccard_verification_drops_candidates_below_its_threshold(tmp_pat
     # pairs: (original, lowercased) exact - never checked; (original, wrapped) and (wrapped, lowercased) near
     assert outcomes[0.99] == (2, 1, [wrapped])
     assert outcomes[0.5] == (2, 3, [])
+
+
+def test_the_number_of_partitions_never_changes_what_dedup_keeps(tmp_path, ray_cluster):
+    """Partitions cut the shuffles into tasks; labels are component minima and the keep rule is
+    global, so 1, 3 and 7 partitions give the same kept parts and rejects, byte for byte."""
+    texts = []
+    for i, text in enumerate(LONG_TOPICS[:60]):
+        texts.append(text)
+        if i % 3 == 0:
+            texts.append("Home | About\n\n" + text + "\n\nAll rights reserved.")
+        if i % 4 == 0:
+            texts.append(text.upper())
+    for part in range(3):
+        _write_jsonl(tmp_path / f"in-{part}.jsonl", texts[part::3])
+    outputs = {}
+    for num_partitions in (1, 3, 7):
+        run = tmp_path / f"run-{num_partitions}"
+        recipe = tmp_path / f"recipe-{num_partitions}.yaml"
+        recipe.write_text(yaml.safe_dump({
+            "run_dir": str(run), "runner": {"num_cpus": 2}, "dedup": {"num_partitions": num_partitions},
+            "sources": [{"name": "docs", "kind": "jsonl", "paths": [str(tmp_path / "in-*.jsonl")]}]}))
+        build(load_recipe(recipe), show_progress=False)
+        outputs[num_partitions] = {k: v for k, v in _outputs(run).items()
+                                   if k.startswith("dedup/") and not k.startswith("dedup/_work")}
+    removed = {reason: sum(pq.read_table(pa.BufferReader(v)).num_rows for k, v in outputs[1].items()
+                           if k.startswith(f"dedup/rejects/{reason}/"))
+               for reason in ("exact_duplicate", "near_duplicate")}
+    # Something to agree on: 20 wrapped + 15 upper-cased copies, one document kept per original.
+    assert sum(removed.values()) == 20 + 15 and min(removed.values()) > 0
+    assert outputs[3] == outputs[1] and outputs[7] == outputs[1]
+
+
+def test_automatic_partitions_grow_with_the_documents():
+    """null (the default): at least 16, one per 125,000 documents beyond that, at most 4096;
+    a number given in the recipe is kept."""
+    from pipelines.dedup.config import DedupConfig
+
+    auto = DedupConfig()
+    assert auto.num_partitions is None
+    assert [auto.with_partitions_for(n).num_partitions
+            for n in (0, 2_000_000, 2_000_001, 10_000_000, 10**12)] == [16, 16, 17, 80, 4096]
+    assert DedupConfig(num_partitions=3).with_partitions_for(10**9).num_partitions == 3
