@@ -215,7 +215,7 @@ def _write_jsonl(path: Path, records: list[dict]) -> Path:
 
 
 def small_recipe(root: Path) -> Path:
-    """Three real-text sources: Python's reference manual topics, two stdlib packages' source, and a
+    """Three real-text sources: Python's reference manual topics (one reposted), two stdlib packages' source, and a
     few hand-written notes (two of them carry markup); LID off (the model may be absent), a 2,000-token
     BPE trained on the kept text, and a mixture that upsamples the notes and cuts several shards."""
     import sysconfig
@@ -226,7 +226,10 @@ def small_recipe(root: Path) -> Path:
     inputs = root / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
     names = sorted(topics)  # 79 topics in Python 3.11
-    _write_jsonl(inputs / "topics.jsonl", [{"id": n, "text": topics[n]} for n in names[:60]])
+    # The last line reposts the 'class' page (one the filters keep): dedup (on by default) removes it
+    # as an exact duplicate, so the report's dedup rows and samples have something to show.
+    _write_jsonl(inputs / "topics.jsonl", [{"id": n, "text": topics[n]} for n in names[:60]]
+                 + [{"id": "~repost-class", "text": topics["class"]}])
     notes = [{"id": "kept-markup", "text": HOSTILE_KEPT}, {"id": "removed-markup", "text": HOSTILE_REMOVED}]
     notes += [{"id": f"topic-{n}", "text": topics[n]} for n in names[60:]]
     _write_jsonl(inputs / "notes.jsonl", notes)
