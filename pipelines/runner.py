@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from corpora.schema import InputError
 from pipelines.rundir import RunDir
-from pipelines.stage import StageResult, TaskFn, TaskSpec, fingerprint_of  # noqa: F401 (fingerprint_of: re-exported)
+from pipelines.stage import StageResult, TaskFn, TaskSpec, fingerprint_of, marker_path  # noqa: F401 (fingerprint_of: re-exported)
 
 # Ray rewrites 127.0.0.1 to the machine's external interface; another loopback address keeps an
 # embedded instance's traffic on this machine (DESIGN.md, "Known facts").
@@ -57,10 +57,6 @@ class StageFailed(RuntimeError):
     pass
 
 
-def _marker(stage: str, task_id: str) -> str:
-    return f"_done/{stage}/{task_id}"
-
-
 def _stats_path(stage: str, task_id: str) -> str:
     return f"_stats/{stage}/{task_id}.json"
 
@@ -89,7 +85,7 @@ def _execute(run_url: str, stage: str, task: TaskSpec, fingerprint: str, fn: Tas
              # The worker process's peak so far (Linux: KiB), for benchmarks/bench_scaling.py.
              "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     run.write_json(_stats_path(stage, task.task_id), stats)
-    run.write_bytes(_marker(stage, task.task_id), fingerprint.encode())  # last: the task is done
+    run.write_bytes(marker_path(stage, task.task_id), fingerprint.encode())  # last: the task is done
     return stats
 
 
@@ -157,7 +153,7 @@ class Runner:
             raise ValueError(f"stage {stage}: task ids are not unique")
         pending, done_stats = [], []
         for task in tasks:
-            marker = _marker(stage, task.task_id)
+            marker = marker_path(stage, task.task_id)
             if run.exists(marker) and run.fs.cat_file(run.path(marker)).decode() == task.fingerprint:
                 done_stats.append(run.read_json(_stats_path(stage, task.task_id)))
             else:

@@ -75,6 +75,11 @@ class StageResult:
     tasks: list[TaskSpec] = field(default_factory=list)  # what the next stage maps over
 
 
+def marker_path(stage: str, task_id: str) -> str:
+    """A task's completion marker (its fingerprint), written after its outputs: _done/<stage>/<task>."""
+    return f"_done/{stage}/{task_id}"
+
+
 def part_path(stage: str, source: str, task_id: str) -> str:
     """Where a stage's task writes its documents: <stage>/<source>/part-<task>.parquet."""
     return f"{stage}/{source}/part-{task_id}.parquet"

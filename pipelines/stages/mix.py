@@ -17,7 +17,7 @@ from pipelines.mix_scatter import (SPLITS, finish_manifest, plan_shards, read_pl
                                    write_planned_bucket)
 from pipelines.mixture import MixConfig
 from pipelines.rundir import RunDir
-from pipelines.stage import BuildContext, Phase, Stage, TaskSpec, part_path
+from pipelines.stage import BuildContext, Phase, Stage, TaskSpec, marker_path, part_path
 from pipelines.stages.tokenizer import run_tokenizer
 from tokenization.manifest import MANIFEST_NAME
 from tokenization.shards import ShardInfo
@@ -95,12 +95,12 @@ class MixStage(Stage):
         run = ctx.run
         if run.exists(STAGING, "scatter"):  # the copies are there (or the scatter has not finished)
             return
-        done = {path.rsplit("/", 1)[-1] for path in run.glob(f"_done/{self.name}/*")}
+        done = {path.rsplit("/", 1)[-1] for path in run.glob(marker_path(self.name, "*"))}
         if all(task.task_id in done for task in self._shard_tasks(ctx)):
             return
         for task in scatter_tasks:
-            if run.exists(f"_done/mix-scatter/{task.task_id}"):
-                run.fs.rm(run.path(f"_done/mix-scatter/{task.task_id}"))
+            if run.exists(marker_path("mix-scatter", task.task_id)):
+                run.fs.rm(run.path(marker_path("mix-scatter", task.task_id)))
 
     def _shard_tasks(self, ctx: BuildContext) -> list[TaskSpec]:
         planned = ctx.results["mix-plan"].tasks[0]
