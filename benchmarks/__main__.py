@@ -34,7 +34,8 @@ SCRIPTS = [
     ("bench_filters.py", ["--quick"]), ("bench_dedup.py", ["--num-docs", "600", "--rounds", "1"]),
     ("bench_dedup_datatrove.py", ["--limit", "1500"]), ("bench_dedup_scale.py", ["--sizes", "20000", "60000"]),
     ("bench_dedup_verify.py", ["--limit", "3000"]),
-    ("bench_tokenize.py", ["--quick"]), ("bench_windows.py", ["--quick"]), ("bench_chunked_loss.py", ["--quick"]),
+    ("bench_tokenize.py", ["--quick"]), ("bench_mix_plan.py", ["--quick"]), ("bench_windows.py", ["--quick"]),
+    ("bench_chunked_loss.py", ["--quick"]),
 ]
 SCALING = ("bench_scaling.py", ["--quick"])  # full: 1x, 4x, 16x (about an hour on 2 shared cores)
 

@@ -46,7 +46,7 @@ BEFORE_COMMIT = "1d66a5c"  # the last commit with the one-process mix (pipelines
 # dedup.candidates, dedup.round-NNNN (as many as the data needs), ..., and dedup itself)
 STAGE_GROUPS = {"extract": ["extract"], "annotate": ["annotate"], "filter": ["filter"],
                 "dedup": ["dedup.*", "dedup"], "tokenize": ["tokenizer-sample", "tokenize"],
-                "mix": ["mix-plan", "mix-scatter", "mix"]}
+                "mix": ["mix-count", "mix-plan", "mix-scatter", "mix"]}
 
 
 TINY_WEB = ("dolma_sample-0000.warc.gz", "resiliparse_cc-sample_warcfile.warc.gz", "ukwa_IAH-urls-wget.warc.gz")
@@ -260,8 +260,9 @@ def print_table(rows, slopes, mix) -> None:
           f"(RSS {mix['one_task']['max_rss_mb']:.0f} MB)", end="")
     if "before_one_process" in mix:
         b = mix["before_one_process"]
-        same = "same" if b["num_tokens"] == mix["one_task"]["num_tokens"] else "DIFFERENT"
-        print(f"; the replaced one-process mix {b['seconds']:.1f} s (RSS {b['max_rss_mb']:.0f} MB, {same} train tokens)")
+        # Not the same documents: that mix drew its hold-out and selection over each whole source.
+        print(f"; the replaced one-process mix {b['seconds']:.1f} s (RSS {b['max_rss_mb']:.0f} MB, "
+              f"{b['num_tokens']:,} train tokens against {mix['one_task']['num_tokens']:,})")
     else:
         print()
 

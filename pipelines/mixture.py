@@ -41,10 +41,11 @@ class MixConfig(Strict):
     min_val_docs: int = Field(default=1, ge=0)  # when a source has >= 2 documents
     shard_tokens: int = Field(default=100_000_000, gt=0)
     seed: int = 0
-    # How the mix's work is cut into tasks, never what the shards hold: a mix-scatter task takes
-    # consecutive tokenized parts and a mix task consecutive shards up to about this many tokens
-    # (~4 bytes each in memory), so that a task does enough work to pay for itself.
-    task_tokens: int = Field(default=16_000_000, gt=0)
+    # How the mix's work is cut into tasks, never what the shards hold: a mix-count/-scatter task
+    # takes consecutive tokenized parts and a mix task consecutive shards up to about this many
+    # tokens (~4 bytes each in memory). None: 16M, raised to 1/1024 of the tokens at scale so that
+    # the scatter's (group, bucket) pieces stay under ~1M (pipelines.mix_select.task_tokens_for).
+    task_tokens: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _weights_or_natural(self) -> "MixConfig":
@@ -196,14 +197,17 @@ def _water_fill(target: dict[str, float], cap_tokens: dict[str, int], total: int
         if not overflow:
             break
         capped |= overflow
-    planned = {}
-    for s in target:
-        if s in capped:
-            planned[s] = cap_tokens[s]
-        elif target[s] > 0 and free:
-            planned[s] = min(round(target[s] * scale), cap_tokens[s])
-        else:
-            planned[s] = 0
+    planned = {s: cap_tokens[s] if s in capped else 0 for s in target}
+    if free and remaining > 0:
+        # Whole tokens by largest remainder, so that the free sources sum to exactly what is left
+        # (rounding each share could leave the total a token short, which reads as "every source
+        # is at its cap").
+        shares = {s: target[s] * scale for s in free}
+        for s in free:
+            planned[s] = min(math.floor(shares[s]), cap_tokens[s])
+        leftover = remaining - sum(planned[s] for s in free)
+        for s in sorted(free, key=lambda s: (planned[s] - shares[s], s))[:max(leftover, 0)]:
+            planned[s] = min(planned[s] + 1, cap_tokens[s])
     return planned, capped
 
 
@@ -218,21 +222,60 @@ def seeded_rng(seed: int, *keys: str | int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(words))
 
 
-def split_validation(num_docs: int, config: MixConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(val indices, train indices) of a source's documents, both sorted."""
-    num_val = 0
+def validation_count(num_docs: int, config: MixConfig) -> int:
+    """How many of a source's `num_docs` documents are held out: `val_fraction` of them, at least
+    `min_val_docs` when the source has >= 2, never all."""
     if num_docs >= 2 and config.val_fraction > 0:
-        num_val = min(max(config.min_val_docs, round(config.val_fraction * num_docs)), num_docs - 1)
+        return min(max(config.min_val_docs, round(config.val_fraction * num_docs)), num_docs - 1)
+    return 0
+
+
+def split_validation(num_docs: int, config: MixConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(val indices, train indices) of a source's documents, both sorted: a uniformly random subset
+    of `validation_count` documents."""
     order = rng.permutation(num_docs)
+    num_val = validation_count(num_docs, config)
     return np.sort(order[:num_val]), np.sort(order[num_val:])
+
+
+def fill_fraction(ordered_lengths: np.ndarray, target: int, limit: int) -> tuple[int, list[int]]:
+    """The fractional part of a selection, on documents already in their random order: the longest
+    prefix whose tokens do not pass `target`, then, within the remaining gap, the next documents
+    in that order that fit; and one document past the target when that is nearer than the gap and
+    the whole stays within `limit` tokens (the epoch cap). Returns (prefix length, indices of the
+    top-ups)."""
+    lengths = np.asarray(ordered_lengths, dtype=np.int64)
+    if target <= 0 or len(lengths) == 0:
+        return 0, []
+    cumulative = np.cumsum(lengths)
+    prefix = int(np.searchsorted(cumulative, target, side="right"))
+    taken: list[int] = []
+    gap = target - (int(cumulative[prefix - 1]) if prefix else 0)
+    room = limit - (target - gap)  # never past the cap
+    smallest_over: tuple[int, int] | None = None  # (length, index) of the best overshoot
+    for index in range(prefix, len(lengths)):
+        if gap == 0:
+            break
+        length = int(lengths[index])
+        if length <= gap:
+            taken.append(index)
+            gap -= length
+            room -= length
+        elif smallest_over is None or length < smallest_over[0]:
+            smallest_over = (length, index)
+    # One document past the target is nearer than the gap: take it if the cap allows.
+    if gap and smallest_over and smallest_over[0] - gap < gap and smallest_over[0] <= room:
+        taken.append(smallest_over[1])
+    return prefix, taken
 
 
 def select_documents(
     lengths: np.ndarray, planned_tokens: int, max_tokens: int, rng: np.random.Generator
 ) -> np.ndarray:
     """Indices (with repeats) of whole documents summing to about `planned_tokens`, never above
-    `max_tokens` (the epoch cap): every document floor(epochs) times, then a random prefix for the
-    fraction, topped up within the remaining gap by the next documents in that order that fit."""
+    `max_tokens` (the epoch cap): every document floor(epochs) times, then `fill_fraction` on a
+    random order of the documents. The rule in one process; the mix applies it to a source spread
+    over many parts (pipelines.mix_select), with the random order given by seeded keys."""
     lengths = np.asarray(lengths, dtype=np.int64)
     available = int(lengths.sum())
     if planned_tokens <= 0 or available == 0:
@@ -241,27 +284,6 @@ def select_documents(
     chosen = [np.tile(np.arange(len(lengths)), full_epochs)] if full_epochs else []
     if remainder:
         order = rng.permutation(len(lengths))
-        cumulative = np.cumsum(lengths[order])
-        prefix = int(np.searchsorted(cumulative, remainder, side="right"))
-        taken = list(order[:prefix])
-        gap = remainder - (int(cumulative[prefix - 1]) if prefix else 0)
-        room = max_tokens - full_epochs * available - (remainder - gap)  # never past the cap
-        smallest_over: tuple[int, int] | None = None  # (length, index) of the best overshoot
-        for index in order[prefix:]:
-            if gap == 0:
-                break
-            length = int(lengths[index])
-            if length <= gap:
-                taken.append(index)
-                gap -= length
-                room -= length
-            elif smallest_over is None or length < smallest_over[0]:
-                smallest_over = (length, int(index))
-        # One document past the target is nearer than the gap: take it if the cap allows.
-        if gap and smallest_over and smallest_over[0] - gap < gap and smallest_over[0] <= room:
-            taken.append(smallest_over[1])
-        chosen.append(np.asarray(taken, dtype=np.int64))
+        prefix, extra = fill_fraction(lengths[order], remainder, max_tokens - full_epochs * available)
+        chosen.append(np.concatenate([order[:prefix], order[extra]]).astype(np.int64))
     return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
-
-
-# ----------------------------------------------------------------------------- shard assembly

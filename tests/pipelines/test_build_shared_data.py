@@ -59,11 +59,11 @@ def test_every_stage_ran_every_task(built):
     dedup_phases = {name: counts for name, counts in stages.items() if name.startswith("dedup")}
     folder, _ = built
     manifest = json.loads((folder / "run" / "shards" / "manifest.json").read_text())
-    # the whole mix is under task_tokens (16M): one scatter task, one mix task per split
+    # the whole mix is under task_tokens (16M): one count and one scatter task, one mix task per split
     assert sum(s["num_tokens"] for split in manifest["splits"].values() for s in split) < 16_000_000
     assert {name: counts for name, counts in stages.items() if name not in dedup_phases} == {
         "extract": (num_inputs, 0), "annotate": (num_inputs, 0), "filter": (num_inputs, 0),
-        "tokenize": (num_inputs, 0), "mix-plan": (1, 0), "mix-scatter": (1, 0), "mix": (2, 0)}
+        "tokenize": (num_inputs, 0), "mix-count": (1, 0), "mix-plan": (1, 0), "mix-scatter": (1, 0), "mix": (2, 0)}
     assert dedup_phases["dedup.signature"] == dedup_phases["dedup"] == (num_inputs, 0)  # per filter part
     assert dedup_phases["dedup.candidates"] == dedup_phases["dedup.clusters"] == (16, 0)  # per partition
 

@@ -16,9 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from pipelines.mix_scatter import plan_shards
 from pipelines.mixture import MixConfig, plan_mixture, select_documents, split_validation
-from pipelines.shard_assembly import build_shards
+from pipelines.shard_assembly import build_shards, plan_mix
 from tokenization.corpus import ShardedCorpus
 from tokenization.encode import encode_table
 from tokenization.tokenizer import load_tokenizer
@@ -90,6 +89,17 @@ def test_water_filling_cascades_and_total_unreachable():
         "total_tokens 10,000 exceeds the 2,500 tokens all sources can give under their max_epochs; "
         "every source is at its cap"
     )
+
+
+def test_fixed_total_is_met_to_the_token_by_largest_remainder():
+    """Three equal weights of 1,000 tokens: 333.33 each; rounding each would give 999 and the
+    "every source is at its cap" warning. Largest remainder (ties by name) gives a the extra token."""
+    plan = plan_mixture({"a": 5000, "b": 5000, "c": 5000}, MixConfig(weights={"a": 1, "b": 1, "c": 1}, total_tokens=1000))
+    assert _planned(plan) == {"a": 334, "b": 333, "c": 333} and plan.total_tokens == 1000 and plan.warnings == []
+    # with a capped: 1000 - 100 = 900 left for b and c at 2:1 -> 600, 300 exactly
+    capped = plan_mixture({"a": 100, "b": 5000, "c": 5000},
+                          MixConfig(weights={"a": 0.5, "b": 0.333, "c": 0.1665}, total_tokens=1000))
+    assert _planned(capped) == {"a": 100, "b": 600, "c": 300} and len(capped.warnings) == 1
 
 
 def test_natural_and_zero_weight():
@@ -241,11 +251,16 @@ def test_real_mixture_hits_target_weights(real_parts, tmp_path):
     for name, entry in mixture["sources"].items():
         assert entry["achieved_tokens"] + entry["val_tokens"] <= available[name]
     shard_tokens = [s.num_tokens for s in manifest.splits["train"]]
-    assert all(n >= 1_000_000 for n in shard_tokens[:-1]) and 0 < shard_tokens[-1]
     corpus = ShardedCorpus(manifest, "train")
     assert corpus.num_tokens == mixture["achieved_total_tokens"] == sum(shard_tokens)
-    longest = int(np.diff(corpus.doc_offsets()).max())
-    assert all(n < 1_000_000 + longest for n in shard_tokens)  # a shard closes once it reaches 1M
+    # N = ceil(tokens / shard_tokens) shards, each the copies whose shuffle key falls in one of N
+    # equal key ranges: every copy lands in a shard with probability 1/N, so a shard's tokens are
+    # a sum of independent draws, mean T/N, variance sum(length^2) (1/N)(1 - 1/N).
+    assert len(shard_tokens) == math.ceil(sum(shard_tokens) / 1_000_000) == 6
+    assert [s.path for s in manifest.splits["train"]] == [f"train-{i:05d}.arrow" for i in range(6)]
+    lengths = np.diff(corpus.doc_offsets()).astype(np.float64)
+    spread = math.sqrt(float((lengths ** 2).sum()) * (1 / 6) * (5 / 6))
+    assert all(abs(n - sum(shard_tokens) / 6) <= 4 * spread for n in shard_tokens), (shard_tokens, spread)
 
 
 def test_real_infeasible_total_reports_achievable_weights(real_parts, tmp_path):
@@ -263,8 +278,11 @@ def test_real_infeasible_total_reports_achievable_weights(real_parts, tmp_path):
     books_pool = books["available_tokens"]
     assert books_pool == available["books"] - books["val_tokens"]
     assert books["planned_tokens"] == books_pool and books["achieved_epochs"] == 1.0
+    # whole tokens by largest remainder: each a third of the rest, rounded so they sum to it exactly
+    thirds = sorted(mixture["sources"][name]["planned_tokens"] for name in ("web", "wikipedia", "code"))
+    assert sum(thirds) == 8_000_000 - books_pool
+    assert set(thirds) <= {(8_000_000 - books_pool) // 3, (8_000_000 - books_pool) // 3 + 1}
     for name in ("web", "wikipedia", "code"):
-        assert mixture["sources"][name]["planned_tokens"] == round((8_000_000 - books_pool) / 3)
         assert abs(mixture["sources"][name]["achieved_weight"] - (8_000_000 - books_pool) / 3 / 8_000_000) <= 0.01
     assert abs(books["achieved_weight"] - books_pool / 8_000_000) <= 0.01
 
@@ -333,19 +351,17 @@ def test_task_layout_changes_who_moves_tokens_never_the_shards(real_parts, tmp_p
     outputs = {}
     for task_tokens in (1, 1_500_000, 10**12):
         layout = config.model_copy(update={"task_tokens": task_tokens})
-        plan = plan_shards(fsspec.filesystem("file"), real_parts["parts"], layout, real_parts["spec"],
-                           str(tmp_path / f"plan-{task_tokens}"))
-        num_shards = {split: len(plan["cuts"][split]) for split in ("train", "val")}
+        plan = plan_mix(real_parts["parts"], layout, real_parts["spec"], tmp_path / f"plan-{task_tokens}")
+        num_shards = plan["num_shards"]
         if task_tokens == 1:
-            assert len(plan["scatter_groups"]) == num_parts
+            assert len(plan["groups"]) == num_parts
             assert {s: len(b) for s, b in plan["buckets"].items()} == num_shards
         if task_tokens == 10**12:
-            assert len(plan["scatter_groups"]) == 1 and {s: len(b) for s, b in plan["buckets"].items()} == {
+            assert len(plan["groups"]) == 1 and {s: len(b) for s, b in plan["buckets"].items()} == {
                 "train": 1, "val": 1}
         outputs[task_tokens] = build_shards(real_parts["parts"], layout, real_parts["spec"], tmp_path / str(task_tokens))
-    assert 1 < len(plan_shards(fsspec.filesystem("file"), real_parts["parts"],
-                               config.model_copy(update={"task_tokens": 1_500_000}), real_parts["spec"],
-                               str(tmp_path / "plan-mid"))["buckets"]["train"]) < num_shards["train"]
+    assert 1 < len(plan_mix(real_parts["parts"], config.model_copy(update={"task_tokens": 1_500_000}),
+                            real_parts["spec"], tmp_path / "plan-mid")["buckets"]["train"]) < num_shards["train"]
     names = sorted(p.name for p in (tmp_path / "1").iterdir())
     assert len([n for n in names if n.startswith("train-")]) == num_shards["train"] > 3
     for task_tokens in (1_500_000, 10**12):
@@ -374,14 +390,14 @@ def test_real_books_held_out_beyond_their_training_share_are_flagged(real_parts,
     takes from the 25, which the plan says; with min_val_docs 0 there is no book to hold out."""
     weights = {"web": 0.6, "wikipedia": 0.2, "code": 0.19, "books": 0.01}
     config = MixConfig(weights=weights, shard_tokens=1_000_000, seed=7, val_fraction=0.01)
-    plan = plan_shards(fsspec.filesystem("file"), real_parts["parts"], config, real_parts["spec"], str(tmp_path / "a"))
+    plan = plan_mix(real_parts["parts"], config, real_parts["spec"], tmp_path / "a")
     books_val_docs, books_val_tokens = plan["val_stats"]["books"]
     assert books_val_docs == 1  # round(0.01 * 25) = 0, raised to min_val_docs
     books_train = plan["plan"]["sources"]["books"]["planned_tokens"]
     assert books_val_tokens > books_train  # one whole book against ~1% of a small budget
     assert [w for w in plan["plan"]["warnings"] if w.startswith("source 'books': validation holds")] != []
-    quiet = plan_shards(fsspec.filesystem("file"), real_parts["parts"], config.model_copy(update={"min_val_docs": 0}),
-                        real_parts["spec"], str(tmp_path / "b"))
+    quiet = plan_mix(real_parts["parts"], config.model_copy(update={"min_val_docs": 0}), real_parts["spec"],
+                     tmp_path / "b")
     assert quiet["val_stats"]["books"] == [0, 0]
     assert not any("validation holds" in w for w in quiet["plan"]["warnings"] if "'books'" in w)
 
