@@ -116,13 +116,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, nargs="+", default=[1_000_000, 4_000_000, 16_000_000])
     parser.add_argument("--work", type=Path)
-    parser.add_argument("--quick", action="store_true", help="--docs 200000 800000")
+    parser.add_argument("--quick", action="store_true", help="--docs 1000000 8000000")
     parser.add_argument("--step", choices=("plan", "anchor"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
         print(json.dumps(step(args.step, args.work)))
         return
-    sizes = [200_000, 800_000] if args.quick else args.docs
+    sizes = [1_000_000, 8_000_000] if args.quick else args.docs
     with tempfile.TemporaryDirectory() as tmp:
         root = args.work or Path(tmp)
         rows = [measure(n, root / f"n{n}") for n in sizes]
