@@ -7,15 +7,14 @@ sorted by path) and a row, so it is the same whatever the number of tasks or nod
   drawn as per-part quotas (a seeded multivariate hypergeometric draw over the parts' document
   counts, which the tokenize stage's stats already hold) and then a uniform choice in each part.
 - **Selection keys**: every document gets a seeded 64-bit key; the source's training documents in
-  key order (ties by part, then row) are a uniformly random order, the one that
-  `mixture.select_documents` draws with a permutation in one process.
-- **Selection**: that rule on that order: every document floor(epochs) times, then
+  key order (ties by part, then row) are a uniformly random order.
+- **Selection**, on that order: every document floor(epochs) times, then
   `mixture.fill_fraction` for the remainder: the longest key-order prefix that fits, then top-ups
   within the gap. The prefix is found from per-part histograms of tokens over 1,024 key bins
   (`count_group` writes them); only the window from the bin where the prefix ends to at least
   WINDOW_DOCS documents further is read document by document (`plan_selection`). The top-ups
   are looked for in that window, which is the whole rest of the source when the source is small,
-  so there the choice equals select_documents' exactly (tests/pipelines/test_mix_select.py).
+  so there the choice equals the rule applied to the whole source (tests/pipelines/test_mix_select.py).
   The result is a threshold (key, part, row) below which a document is in the prefix, plus a
   short list of top-up documents, in plan.json.
 """

@@ -230,14 +230,6 @@ def validation_count(num_docs: int, config: MixConfig) -> int:
     return 0
 
 
-def split_validation(num_docs: int, config: MixConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(val indices, train indices) of a source's documents, both sorted: a uniformly random subset
-    of `validation_count` documents."""
-    order = rng.permutation(num_docs)
-    num_val = validation_count(num_docs, config)
-    return np.sort(order[:num_val]), np.sort(order[num_val:])
-
-
 def fill_fraction(ordered_lengths: np.ndarray, target: int, limit: int) -> tuple[int, list[int]]:
     """The fractional part of a selection, on documents already in their random order: the longest
     prefix whose tokens do not pass `target`, then, within the remaining gap, the next documents
@@ -267,23 +259,3 @@ def fill_fraction(ordered_lengths: np.ndarray, target: int, limit: int) -> tuple
     if gap and smallest_over and smallest_over[0] - gap < gap and smallest_over[0] <= room:
         taken.append(smallest_over[1])
     return prefix, taken
-
-
-def select_documents(
-    lengths: np.ndarray, planned_tokens: int, max_tokens: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Indices (with repeats) of whole documents summing to about `planned_tokens`, never above
-    `max_tokens` (the epoch cap): every document floor(epochs) times, then `fill_fraction` on a
-    random order of the documents. The rule in one process; the mix applies it to a source spread
-    over many parts (pipelines.mix_select), with the random order given by seeded keys."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    available = int(lengths.sum())
-    if planned_tokens <= 0 or available == 0:
-        return np.zeros(0, dtype=np.int64)
-    full_epochs, remainder = divmod(planned_tokens, available)
-    chosen = [np.tile(np.arange(len(lengths)), full_epochs)] if full_epochs else []
-    if remainder:
-        order = rng.permutation(len(lengths))
-        prefix, extra = fill_fraction(lengths[order], remainder, max_tokens - full_epochs * available)
-        chosen.append(np.concatenate([order[:prefix], order[extra]]).astype(np.int64))
-    return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from pipelines.mixture import MixConfig, plan_mixture, select_documents, split_validation
+from pipelines.mixture import MixConfig, fill_fraction, plan_mixture, validation_count
 from pipelines.shard_assembly import build_shards, plan_mix
 from tokenization.corpus import ShardedCorpus
 from tokenization.encode import encode_table
@@ -129,29 +129,27 @@ def test_config_errors_name_the_fix():
         plan_mixture({"a": 10, "b": 0}, MixConfig(weights={"a": 1, "b": 1}))
 
 
-def test_split_validation_counts():
+def test_validation_counts():
     config = MixConfig(natural=True)  # val_fraction 0.005, min_val_docs 1
-    rng = np.random.default_rng(0)
-    assert [len(split_validation(n, config, rng)[0]) for n in (0, 1, 2, 100, 1000, 1001)] == [0, 0, 1, 1, 5, 5]
-    val, train = split_validation(50, MixConfig(natural=True, val_fraction=0.1), rng)
-    assert len(val) == 5 and sorted(np.concatenate([val, train]).tolist()) == list(range(50))
-    assert len(split_validation(100, MixConfig(natural=True, min_val_docs=0, val_fraction=0), rng)[0]) == 0
+    assert [validation_count(n, config) for n in (0, 1, 2, 100, 1000, 1001)] == [0, 0, 1, 1, 5, 5]
+    assert validation_count(50, MixConfig(natural=True, val_fraction=0.1)) == 5
+    assert validation_count(100, MixConfig(natural=True, min_val_docs=0, val_fraction=0)) == 0
 
 
-def test_select_documents_repeats_and_caps():
-    lengths = np.full(10, 10)
-    picked = select_documents(lengths, 250, 300, np.random.default_rng(1))
-    counts = np.bincount(picked, minlength=10)
-    assert lengths[picked].sum() == 250 and sorted(counts.tolist()) == [2] * 5 + [3] * 5
+def test_fill_fraction_stays_within_a_document_and_the_cap():
+    # 250 tokens of ten 10-token documents under a 300 cap: 2 full epochs, then 50 = 5 documents
+    assert fill_fraction(np.full(10, 10), 50, 100) == (5, [])
     rng = np.random.default_rng(2)
     for _ in range(200):
         lengths = rng.integers(1, 500, size=int(rng.integers(1, 40)))
-        planned = int(rng.integers(0, 3 * lengths.sum()))
-        cap = max(planned, int(lengths.sum()))
-        got = int(lengths[select_documents(lengths, planned, cap, rng)].sum())
-        assert got <= cap
-        assert abs(got - planned) <= lengths.max()
-    assert select_documents(np.array([5, 5]), 0, 10, rng).size == 0
+        target = int(rng.integers(0, lengths.sum()))
+        limit = max(target, int(lengths.sum()))
+        prefix, extra = fill_fraction(lengths, target, limit)
+        assert len(set(extra)) == len(extra) and all(i >= prefix for i in extra)
+        got = int(lengths[:prefix].sum() + lengths[extra].sum())
+        assert got <= limit
+        assert abs(got - target) <= lengths.max()
+    assert fill_fraction(np.array([5, 5]), 0, 10) == (0, [])
 
 
 # ----------------------------------------------------------------------------- real data
@@ -427,4 +425,4 @@ def test_the_full_mixture_recipe_budget_uses_more_than_a_sliver_of_each_source()
     assert max(p.epochs for name, p in old.sources.items() if name != "web") < 0.03
     # No minimum hold-out: 25 books and a few papers hold out none at 1%.
     assert config.min_val_docs == 0
-    assert [len(split_validation(n, config, np.random.default_rng(0))[0]) for n in (25, 3, 95, 213)] == [0, 0, 1, 2]
+    assert [validation_count(n, config) for n in (25, 3, 95, 213)] == [0, 0, 1, 2]
